@@ -1,0 +1,76 @@
+# fdshare - see README.md.  `make`, `make check`, `make check SANITIZE=1`.
+CC       ?= cc
+PYTHON   ?= python3
+SOVER    := 0
+VERSION  := 0.1.0
+
+ifeq ($(SANITIZE),1)
+BUILD    ?= build/sanitize
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else
+BUILD    ?= build
+SANFLAGS :=
+endif
+
+CFLAGS   ?= -O2 -g
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+ALLCFLAGS = -std=c11 -D_GNU_SOURCE -Iinclude $(WARN) $(SANFLAGS) $(CFLAGS)
+LDALL     = $(SANFLAGS) $(LDFLAGS)
+
+LIB_SRC  := $(sort $(wildcard src/lib/*.c))
+LIB_OBJ  := $(LIB_SRC:src/lib/%.c=$(BUILD)/obj/lib/%.o)
+CLI_SRC  := $(sort $(wildcard src/cli/*.c src/holder/*.c))
+CLI_OBJ  := $(CLI_SRC:src/%.c=$(BUILD)/obj/%.o)
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_AUX := $(sort $(wildcard tests/aux/*.c))
+AUX_BIN  := $(TEST_AUX:tests/aux/%.c=$(BUILD)/tests/aux/%)
+
+STATIC   := $(BUILD)/libfdshare.a
+SHARED   := $(BUILD)/libfdshare.so.$(VERSION)
+CLI      := $(if $(CLI_SRC),$(BUILD)/fdshare)
+
+.PHONY: all check demo clean
+all: $(STATIC) $(SHARED) $(CLI)
+
+$(BUILD)/obj/lib/%.o: src/lib/%.c include/fdshare.h src/lib/internal.h
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
+
+$(BUILD)/obj/%.o: src/%.c include/fdshare.h $(wildcard src/cli/*.h src/holder/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) -c -o $@ $<
+
+$(STATIC): $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(SHARED): $(LIB_OBJ) src/lib/libfdshare.map
+	$(CC) -shared -Wl,-soname,libfdshare.so.$(SOVER) \
+		-Wl,--version-script=src/lib/libfdshare.map -o $@ $(LIB_OBJ) $(LDALL)
+	ln -sf libfdshare.so.$(VERSION) $(BUILD)/libfdshare.so.$(SOVER)
+	ln -sf libfdshare.so.$(SOVER) $(BUILD)/libfdshare.so
+
+$(BUILD)/fdshare: $(CLI_OBJ) $(STATIC)
+	$(CC) -o $@ $(CLI_OBJ) $(STATIC) $(LDALL)
+
+$(BUILD)/obj/tests/t.o: tests/t.c tests/t.h
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/%.c tests/t.h $(BUILD)/obj/tests/t.o $(STATIC) include/fdshare.h
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) -o $@ $< $(BUILD)/obj/tests/t.o $(STATIC) $(LDALL)
+
+$(BUILD)/tests/aux/%: tests/aux/%.c $(STATIC) include/fdshare.h
+	@mkdir -p $(@D)
+	$(CC) $(ALLCFLAGS) -o $@ $< $(STATIC) $(LDALL) $(AUX_LIBS_$*)
+
+check: all $(TEST_BIN) $(AUX_BIN)
+	@BUILD=$(BUILD) PYTHON=$(PYTHON) tests/run.sh
+
+demo: all
+	$(BUILD)/fdshare demo
+
+clean:
+	rm -rf build
