@@ -3,6 +3,7 @@
 #define FDSHARE_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -30,6 +31,34 @@ ssize_t fds_sendmsg(int sock, const struct iovec *iov, int iovcnt,
  */
 ssize_t fds_recvmsg(int sock, struct iovec *iov, int iovcnt,
                     int *fds, size_t cap, size_t *got, int msgflags);
+
+/* The frame of docs/protocol.md, section 1. */
+#define FRAME_HDR_LEN 20
+#define FRAME_MAGIC 0x48534446u /* "FDSH" */
+#define FRAME_VERSION 1
+#define FRAME_FIRST_MAX 4096    /* first record: header + first payload bytes */
+#define FRAME_RECORD_MAX 65536  /* any later record */
+
+void frame_put_header(unsigned char *h, uint32_t type, uint32_t len, uint32_t nfds);
+/* -1/EPROTO for a bad magic, version, reserved byte or a limit exceeded. */
+int frame_parse_header(const unsigned char *h, uint32_t *type, uint32_t *len,
+                       uint32_t *nfds);
+/* Carrier bytes after the payload, one per chunk of fds after the first. */
+size_t frame_carriers(size_t nfds);
+
+static inline void put_le32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+	p[2] = (unsigned char)(v >> 16);
+	p[3] = (unsigned char)(v >> 24);
+}
+
+static inline uint32_t get_le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
 
 /* Close n descriptors, keeping errno. */
 void close_fds(const int *fds, size_t n);

@@ -11,28 +11,34 @@
 
 #include "internal.h"
 
-#define HDR_LEN 20
-#define MAGIC 0x48534446u          /* "FDSH" */
-#define VERSION 1
-#define FIRST_RECORD_MAX 4096      /* header + first payload bytes */
-#define RECORD_MAX 65536           /* any later record */
 #define TOOMANYREFS_WAIT_MS 10000  /* in-flight fd cap: wait for the reader */
 
-static void put32(unsigned char *p, uint32_t v)
+void frame_put_header(unsigned char *h, uint32_t type, uint32_t len, uint32_t nfds)
 {
-	p[0] = (unsigned char)v;
-	p[1] = (unsigned char)(v >> 8);
-	p[2] = (unsigned char)(v >> 16);
-	p[3] = (unsigned char)(v >> 24);
+	put_le32(h, FRAME_MAGIC);
+	h[4] = FRAME_VERSION;
+	h[5] = h[6] = h[7] = 0;
+	put_le32(h + 8, type);
+	put_le32(h + 12, len);
+	put_le32(h + 16, nfds);
 }
 
-static uint32_t get32(const unsigned char *p)
+int frame_parse_header(const unsigned char *h, uint32_t *type, uint32_t *len,
+                       uint32_t *nfds)
 {
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
+	if (get_le32(h) != FRAME_MAGIC || h[4] != FRAME_VERSION || h[5] != 0 ||
+	    h[6] != 0 || h[7] != 0 || get_le32(h + 12) > FDSHARE_MSG_MAX_LEN ||
+	    get_le32(h + 16) > FDSHARE_MSG_MAX_FDS) {
+		errno = EPROTO;
+		return -1;
+	}
+	*type = get_le32(h + 8);
+	*len = get_le32(h + 12);
+	*nfds = get_le32(h + 16);
+	return 0;
 }
 
-static size_t carriers_for(size_t nfds)
+size_t frame_carriers(size_t nfds)
 {
 	return nfds > 0 ? (nfds - 1) / FDSHARE_MAX_FDS : 0;
 }
@@ -97,9 +103,9 @@ static int send_record(int sock, struct iovec *iov, int iovcnt,
 API int fdshare_msg_send(int sock, uint32_t type, const void *data, size_t len,
                          const int *fds, size_t nfds)
 {
-	unsigned char hdr[HDR_LEN], carrier = 0;
+	unsigned char hdr[FRAME_HDR_LEN], carrier = 0;
 	const char *p = data;
-	size_t first = len < FIRST_RECORD_MAX - HDR_LEN ? len : FIRST_RECORD_MAX - HDR_LEN;
+	size_t first = len < FRAME_FIRST_MAX - FRAME_HDR_LEN ? len : FRAME_FIRST_MAX - FRAME_HDR_LEN;
 	size_t chunk = nfds < FDSHARE_MAX_FDS ? nfds : FDSHARE_MAX_FDS;
 	struct iovec iov[2];
 
@@ -108,20 +114,14 @@ API int fdshare_msg_send(int sock, uint32_t type, const void *data, size_t len,
 		errno = EINVAL;
 		return -1;
 	}
-	put32(hdr, MAGIC);
-	hdr[4] = VERSION;
-	hdr[5] = 0;
-	hdr[6] = hdr[7] = 0;
-	put32(hdr + 8, type);
-	put32(hdr + 12, (uint32_t)len);
-	put32(hdr + 16, (uint32_t)nfds);
+	frame_put_header(hdr, type, (uint32_t)len, (uint32_t)nfds);
 
-	iov[0] = (struct iovec){ .iov_base = hdr, .iov_len = HDR_LEN };
+	iov[0] = (struct iovec){ .iov_base = hdr, .iov_len = FRAME_HDR_LEN };
 	iov[1] = (struct iovec){ .iov_base = (void *)p, .iov_len = first };
 	if (send_record(sock, iov, first ? 2 : 1, fds, chunk) < 0)
 		return -1;
 	for (size_t off = first; off < len;) {
-		size_t n = len - off < RECORD_MAX ? len - off : RECORD_MAX;
+		size_t n = len - off < FRAME_RECORD_MAX ? len - off : FRAME_RECORD_MAX;
 
 		iov[0] = (struct iovec){ .iov_base = (void *)(p + off), .iov_len = n };
 		if (send_record(sock, iov, 1, NULL, 0) < 0)
@@ -219,15 +219,13 @@ static int rx_exact(struct rx *rx, void *buf, size_t len)
 
 static int parse_header(const unsigned char *h, struct fdshare_msg *msg)
 {
-	if (get32(h) != MAGIC || h[4] != VERSION || h[5] != 0 || h[6] != 0 ||
-	    h[7] != 0 || get32(h + 12) > FDSHARE_MSG_MAX_LEN ||
-	    get32(h + 16) > FDSHARE_MSG_MAX_FDS) {
-		errno = EPROTO;
+	uint32_t type, len, nfds;
+
+	if (frame_parse_header(h, &type, &len, &nfds) < 0)
 		return -1;
-	}
-	msg->type = get32(h + 8);
-	msg->len = get32(h + 12);
-	msg->nfds = get32(h + 16);
+	msg->type = type;
+	msg->len = len;
+	msg->nfds = nfds;
 	return 0;
 }
 
@@ -241,18 +239,18 @@ static ssize_t rx_header(struct rx *rx, unsigned char *first, int *eof)
 
 	*eof = 0;
 	if (rx->seqpacket) {
-		n = rx_once(rx, first, FIRST_RECORD_MAX);
+		n = rx_once(rx, first, FRAME_FIRST_MAX);
 		if (n == 0 && rx->nfds == 0) {
 			*eof = 1;
 			return 0;
 		}
-		if (n >= 0 && n < HDR_LEN) {
+		if (n >= 0 && n < FRAME_HDR_LEN) {
 			errno = EPROTO;
 			return -1;
 		}
-		return n < 0 ? -1 : n - HDR_LEN;
+		return n < 0 ? -1 : n - FRAME_HDR_LEN;
 	}
-	n = rx_once(rx, first, HDR_LEN);
+	n = rx_once(rx, first, FRAME_HDR_LEN);
 	if (n == 0 && rx->nfds == 0) {
 		*eof = 1;
 		return 0;
@@ -262,14 +260,14 @@ static ssize_t rx_header(struct rx *rx, unsigned char *first, int *eof)
 			errno = EPROTO;
 		return -1;
 	}
-	if (n < HDR_LEN && rx_exact(rx, first + n, HDR_LEN - (size_t)n) < 0)
+	if (n < FRAME_HDR_LEN && rx_exact(rx, first + n, FRAME_HDR_LEN - (size_t)n) < 0)
 		return -1;
 	return 0;
 }
 
 static int rx_frame(struct rx *rx, struct fdshare_msg *msg)
 {
-	unsigned char first[FIRST_RECORD_MAX];
+	unsigned char first[FRAME_FIRST_MAX];
 	int eof;
 	ssize_t extra = rx_header(rx, first, &eof);
 
@@ -288,11 +286,11 @@ static int rx_frame(struct rx *rx, struct fdshare_msg *msg)
 		msg->data = malloc(msg->len);
 		if (msg->data == NULL)
 			return -1;
-		memcpy(msg->data, first + HDR_LEN, (size_t)extra);
+		memcpy(msg->data, first + FRAME_HDR_LEN, (size_t)extra);
 		if (rx_exact(rx, (char *)msg->data + extra, msg->len - (size_t)extra) < 0)
 			return -1;
 	}
-	for (size_t i = carriers_for(msg->nfds); i > 0; i--) {
+	for (size_t i = frame_carriers(msg->nfds); i > 0; i--) {
 		unsigned char carrier;
 
 		if (rx_exact(rx, &carrier, 1) < 0)
