@@ -27,7 +27,7 @@ void t_register(const char *name, t_fn fn)
 	ntests++;
 }
 
-static void leave(int code, const char *fmt, va_list ap)
+_Noreturn static void leave(int code, const char *fmt, va_list ap)
 {
 	vsnprintf(reason, sizeof reason, fmt, ap);
 	if (getpid() != harness_pid) { /* a forked child of a test */
@@ -121,6 +121,26 @@ static const char *base(const char *p)
 	return s ? s + 1 : p;
 }
 
+/* 0 passed, 1 failed, 2 skipped; reason says why. */
+static int run_one(int i)
+{
+	volatile int before = t_count_fds();
+	int r = setjmp(jump);
+
+	if (r == 0) {
+		int after;
+
+		tests[i].fn();
+		after = t_count_fds();
+		if (after != before) {
+			snprintf(reason, sizeof reason, "open fds %d before, %d after",
+			         (int)before, after);
+			r = 1;
+		}
+	}
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	int failed = 0;
@@ -129,21 +149,11 @@ int main(int argc, char **argv)
 	prog = base(argv[0]);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (int i = 0; i < ntests; i++) {
-		int before, after, r;
+		int r;
 
 		if (argc > 1 && strcmp(argv[1], tests[i].name) != 0)
 			continue;
-		before = t_count_fds();
-		r = setjmp(jump);
-		if (r == 0) {
-			tests[i].fn();
-			after = t_count_fds();
-			if (after != before) {
-				snprintf(reason, sizeof reason,
-				         "open fds %d before, %d after", before, after);
-				r = 1;
-			}
-		}
+		r = run_one(i);
 		if (r == 0)
 			printf("PASS %s.%s\n", prog, tests[i].name);
 		else if (r == 2)
