@@ -49,7 +49,14 @@ static void round_trip(int type, size_t len, size_t nfds)
 		close(sv[1]);
 		for (size_t i = 0; i < nfds; i++)
 			fds[i] = p[0];
-		_exit(fdshare_msg_send(sv[0], 0xabcd1234, data, len, fds, nfds) == 0 ? 0 : 1);
+		int r = fdshare_msg_send(sv[0], 0xabcd1234, data, len, fds, nfds);
+
+		if (r != 0)
+			fprintf(stderr, "msg_send(%zu bytes, %zu fds): %s\n", len, nfds,
+			        strerror(errno));
+		free(fds);
+		free(data);
+		_exit(r == 0 ? 0 : 1);
 	}
 	close(sv[0]);
 	CHECK_EQ(fdshare_msg_recv(sv[1], &m), 1);

@@ -323,6 +323,7 @@ TEST(short_reads_and_writes_on_stream)
 					_exit(4);
 			off += (size_t)n;
 		}
+		free(buf);
 		_exit(total_fds == 2 ? 0 : 5);
 	}
 	close(sv[1]);
@@ -387,9 +388,8 @@ TEST(eintr_storm_during_blocked_send_and_recv)
 				usleep(2000);
 		}
 		usleep(200000); /* let the parent block in recv */
-		if (fdshare_send(sv[1], "k", 1, &sv[1], 1, 0) != 1)
-			_exit(2);
-		_exit(0);
+		free(buf);
+		_exit(fdshare_send(sv[1], "k", 1, &sv[1], 1, 0) == 1 ? 0 : 2);
 	}
 	alarms = 0;
 	storm(1);

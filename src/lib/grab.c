@@ -24,20 +24,24 @@ API int fdshare_pidfd_open(pid_t pid)
 	return sys_pidfd_open(pid, 0); /* pidfds always have O_CLOEXEC */
 }
 
-API int fdshare_grab_pidfd(int pidfd, int fd, int flags)
+static int getfd(int pidfd, int fd, int flags)
 {
-	int dup;
+	int dup = sys_pidfd_getfd(pidfd, fd, 0); /* always O_CLOEXEC */
 
-	if ((flags & ~GRAB_FLAGS) || fd < 0) {
-		errno = fd < 0 ? EBADF : EINVAL;
-		return -1;
-	}
-	dup = sys_pidfd_getfd(pidfd, fd, 0); /* always O_CLOEXEC */
 	if (dup >= 0 && (flags & FDSHARE_NOCLOEXEC) && set_cloexec(dup, 0) < 0) {
 		close_keep_errno(dup);
 		return -1;
 	}
 	return dup;
+}
+
+API int fdshare_grab_pidfd(int pidfd, int fd, int flags)
+{
+	if ((flags & ~FDSHARE_NOCLOEXEC) || fd < 0) {
+		errno = fd < 0 ? EBADF : EINVAL;
+		return -1;
+	}
+	return getfd(pidfd, fd, flags);
 }
 
 /* The open flags of fd in pid, from the "flags:" line of its fdinfo. */
@@ -81,9 +85,14 @@ static int reopen(pid_t pid, int pidfd, int fd, int flags)
 	if (!(flags & FDSHARE_NOCLOEXEC))
 		oflags |= O_CLOEXEC;
 	snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)pid, fd);
-	nfd = open(path, oflags);
+	/* O_NONBLOCK: a FIFO must not wait here for its other end. */
+	nfd = open(path, oflags | O_NONBLOCK);
 	if (nfd < 0)
 		return errno == ENOENT ? (errno = EBADF, -1) : -1;
+	if (fcntl(nfd, F_SETFL, oflags & O_APPEND) < 0) {
+		close_keep_errno(nfd);
+		return -1;
+	}
 	/* The pid may have been reused while we read /proc: the pidfd knows. */
 	if (pidfd >= 0 && sys_pidfd_send_signal(pidfd, 0) < 0) {
 		close_keep_errno(nfd);
@@ -123,9 +132,15 @@ API int fdshare_grab(pid_t pid, int fd, int flags)
 			return reopen(pid, -1, fd, flags);
 		return -1;
 	}
-	dup = fdshare_grab_pidfd(pidfd, fd, flags);
-	if (dup < 0 && (flags & FDSHARE_REOPEN) && (errno == ENOSYS || errno == EPERM))
+	dup = getfd(pidfd, fd, flags);
+	if (dup < 0 && (flags & FDSHARE_REOPEN) && (errno == ENOSYS || errno == EPERM)) {
+		int refused = errno;
+
 		dup = reopen(pid, pidfd, fd, flags);
+		/* Refused both ways: say so as pidfd_getfd did. */
+		if (dup < 0 && refused == EPERM && errno == EACCES)
+			errno = EPERM;
+	}
 	close_keep_errno(pidfd);
 	return dup;
 }

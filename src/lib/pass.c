@@ -28,6 +28,7 @@ ssize_t fds_sendmsg(int sock, const struct iovec *iov, int iovcnt,
 
 		mh.msg_control = ctl.buf;
 		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		memset(ctl.buf, 0, mh.msg_controllen); /* the padding too */
 		c = CMSG_FIRSTHDR(&mh);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;

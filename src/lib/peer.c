@@ -12,6 +12,11 @@ API int fdshare_peer(int sock, struct fdshare_peer *peer)
 
 	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return -1;
+	/* An unconnected socket reports no peer rather than failing. */
+	if (cred.pid == 0 && cred.uid == (uid_t)-1 && cred.gid == (gid_t)-1) {
+		errno = ENOTCONN;
+		return -1;
+	}
 	len = sizeof pidfd;
 	if (getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0) {
 		/* No SO_PEERPIDFD (before 6.5), or no peer process to name. */
