@@ -84,3 +84,8 @@ demo: all
 
 clean:
 	rm -rf build
+
+# Benchmarks (make bench, make bench-smoke) and fuzzing (make fuzz,
+# make fuzz-smoke) keep their rules beside their sources.
+-include bench/bench.mk
+-include fuzz/fuzz.mk
