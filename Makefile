@@ -30,7 +30,15 @@ STATIC   := $(BUILD)/libfdshare.a
 SHARED   := $(BUILD)/libfdshare.so.$(VERSION)
 CLI      := $(if $(CLI_SRC),$(BUILD)/fdshare)
 
-.PHONY: all check demo clean
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR     ?= $(PREFIX)/share/man
+PCDIR      ?= $(LIBDIR)/pkgconfig
+MANPAGES   := $(sort $(wildcard docs/*.[1-8]))
+
+.PHONY: all check demo clean install uninstall
 all: $(STATIC) $(SHARED) $(CLI)
 
 $(BUILD)/obj/lib/%.o: src/lib/%.c include/fdshare.h src/lib/internal.h
@@ -77,7 +85,36 @@ $(BUILD)/tests/aux/sd_%: tests/aux/sd_%.c $(STATIC) include/fdshare.h
 	$(CC) $(ALLCFLAGS) -o $@ $< $(STATIC) $(LDALL) $$(pkg-config --libs libsystemd)
 
 check: all $(TEST_BIN) $(AUX_BIN)
-	@BUILD=$(BUILD) PYTHON=$(PYTHON) tests/run.sh
+	@BUILD=$(BUILD) PYTHON=$(PYTHON) SANITIZE=$(SANITIZE) CC=$(CC) tests/run.sh
+
+$(BUILD)/fdshare.pc: fdshare.pc.in Makefile
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+install: all $(BUILD)/fdshare.pc
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PCDIR)
+	install -m 644 include/fdshare.h $(DESTDIR)$(INCLUDEDIR)/fdshare.h
+	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/libfdshare.a
+	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/libfdshare.so.$(VERSION)
+	ln -sf libfdshare.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libfdshare.so.$(SOVER)
+	ln -sf libfdshare.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libfdshare.so
+	install -m 644 $(BUILD)/fdshare.pc $(DESTDIR)$(PCDIR)/fdshare.pc
+	$(if $(CLI),install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/fdshare)
+	@for m in $(MANPAGES); do \
+		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
+		echo install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; \
+		install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; \
+	done
+
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/fdshare.h $(DESTDIR)$(LIBDIR)/libfdshare.a \
+	      $(DESTDIR)$(LIBDIR)/libfdshare.so.$(VERSION) \
+	      $(DESTDIR)$(LIBDIR)/libfdshare.so.$(SOVER) $(DESTDIR)$(LIBDIR)/libfdshare.so \
+	      $(DESTDIR)$(PCDIR)/fdshare.pc $(DESTDIR)$(BINDIR)/fdshare
+	@for m in $(MANPAGES); do \
+		s=$${m##*.}; echo rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; \
+		rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; \
+	done
 
 demo: all
 	$(BUILD)/fdshare demo
