@@ -41,11 +41,11 @@ MANPAGES   := $(sort $(wildcard docs/*.[1-8]))
 .PHONY: all check demo clean install uninstall
 all: $(STATIC) $(SHARED) $(CLI)
 
-$(BUILD)/obj/lib/%.o: src/lib/%.c include/fdshare.h src/lib/internal.h
+$(BUILD)/obj/lib/%.o: src/lib/%.c include/fdshare.h $(wildcard src/lib/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(ALLCFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
 
-$(BUILD)/obj/%.o: src/%.c include/fdshare.h $(wildcard src/cli/*.h src/holder/*.h)
+$(BUILD)/obj/%.o: src/%.c include/fdshare.h $(wildcard src/lib/*.h src/cli/*.h src/holder/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(ALLCFLAGS) -c -o $@ $<
 
