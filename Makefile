@@ -45,7 +45,7 @@ $(BUILD)/obj/lib/%.o: src/lib/%.c include/fdshare.h $(wildcard src/lib/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(ALLCFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
 
-$(BUILD)/obj/%.o: src/%.c include/fdshare.h $(wildcard src/lib/*.h src/cli/*.h src/holder/*.h)
+$(BUILD)/obj/%.o: src/%.c include/fdshare.h $(wildcard src/lib/*.h src/cli/*.h src/cli/*.def src/holder/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(ALLCFLAGS) -c -o $@ $<
 

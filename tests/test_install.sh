@@ -7,7 +7,7 @@ CC=${CC:-cc}
 T=test_install.sh
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-fds() { ls /proc/$$/fd | wc -l; }
+fds() { f=(/proc/$$/fd/*); echo ${#f[@]}; }
 pass() { echo "PASS $T.$1"; }
 fail() { echo "FAIL $T.$1: $2"; }
 san=()

@@ -1,0 +1,335 @@
+/* fdshare recv: take descriptors from one "fdshare send", run CMD with them. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const char recv_help[] =
+"usage: fdshare recv [--timeout SEC] [--any-user] SOCKET -- CMD [ARG...]\n"
+"\n"
+"Create the Unix socket SOCKET, accept one 'fdshare send', receive its\n"
+"descriptors and run CMD with them at fd 3, 4, ... and LISTEN_FDS,\n"
+"LISTEN_PID and LISTEN_FDNAMES set.  SOCKET is removed before CMD runs and\n"
+"on every error, timeout, SIGINT or SIGTERM.  A stale socket file nobody\n"
+"listens on is replaced; a live socket or any other file is an error.\n"
+"\n"
+"SOCKET has mode 0600, and a sender whose uid is neither ours nor root is\n"
+"refused (logged on stderr; recv keeps waiting).\n"
+"\n"
+"  --timeout SEC  give up after SEC seconds without a sender (exit 1)\n"
+"  --any-user     create SOCKET with mode 0666 and accept every uid\n";
+
+#define SENDER_WAIT_MS 10000    /* for the message, once a sender connected */
+
+static const int caught[] = { SIGINT, SIGTERM, SIGHUP };
+#define NCAUGHT (sizeof caught / sizeof *caught)
+
+static char bound_path[sizeof ((struct sockaddr_un *)0)->sun_path];
+static volatile sig_atomic_t bound;
+static struct sigaction saved[NCAUGHT];
+
+/* Remove the socket, then die of the signal as if never caught. */
+static void on_signal(int sig)
+{
+	if (bound)
+		unlink(bound_path);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void block_signals(sigset_t *old)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	for (size_t i = 0; i < NCAUGHT; i++)
+		sigaddset(&set, caught[i]);
+	sigprocmask(SIG_BLOCK, &set, old);
+}
+
+static void catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < NCAUGHT; i++) {
+		sigaction(caught[i], NULL, &saved[i]);
+		/* A signal the caller ignores (a background job) stays ignored. */
+		if (saved[i].sa_handler != SIG_IGN)
+			sigaction(caught[i], &sa, NULL);
+	}
+}
+
+/* Unlink the socket and give back the signals as they were, before exec. */
+static void unbind(void)
+{
+	sigset_t old;
+
+	block_signals(&old);
+	if (bound)
+		unlink(bound_path);
+	bound = 0;
+	for (size_t i = 0; i < NCAUGHT; i++)
+		sigaction(caught[i], &saved[i], NULL);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+/* An existing SOCKET may be replaced only when it is a stale socket. */
+static int clear_stale(const struct sockaddr_un *sun)
+{
+	char what[160];
+	struct stat st;
+	int probe, r;
+
+	if (lstat(sun->sun_path, &st) < 0)
+		return 0;
+	snprintf(what, sizeof what, "cannot create %s", sun->sun_path);
+	if (!S_ISSOCK(st.st_mode))
+		return cli_fail("recv", what, EEXIST,
+		                "it exists and is not a socket: remove it or choose another path");
+	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (probe < 0)
+		return cli_fail("recv", what, errno, "see fdshare(1)");
+	r = connect(probe, (const struct sockaddr *)sun, sizeof *sun);
+	if (r == 0 || errno != ECONNREFUSED) {
+		int err = r == 0 ? EADDRINUSE : errno;
+
+		close(probe);
+		return cli_fail("recv", what, err, r == 0
+		                ? "a process is listening on it: stop it or choose another path"
+		                : "check the path and its permissions");
+	}
+	close(probe);
+	if (unlink(sun->sun_path) < 0 && errno != ENOENT)
+		return cli_fail("recv", what, errno, "remove the stale socket by hand");
+	return 0;
+}
+
+/* Bound and listening, with the mode set by umask: no looser moment. */
+static int make_listener(const struct sockaddr_un *sun, int any_user, int *lsock)
+{
+	char what[160];
+	sigset_t old;
+	mode_t mask;
+	int s, r, err;
+
+	if (clear_stale(sun) != 0)
+		return 1;
+	snprintf(what, sizeof what, "cannot create %s", sun->sun_path);
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return cli_fail("recv", what, errno, "see fdshare(1)");
+	memcpy(bound_path, sun->sun_path, sizeof bound_path);
+	block_signals(&old);
+	mask = umask(any_user ? 0111 : 0177);
+	r = bind(s, (const struct sockaddr *)sun, sizeof *sun);
+	err = errno;
+	umask(mask);
+	bound = r == 0;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (r < 0) {
+		close(s);
+		return cli_fail("recv", what, err, "check the directory exists and is writable");
+	}
+	if (listen(s, 16) < 0) {
+		err = errno;
+		close(s);
+		unbind();
+		return cli_fail("recv", what, err, "see fdshare(1)");
+	}
+	*lsock = s;
+	return 0;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Wait for fd to be readable until deadline (< 0: none) and for at most
+ * cap_ms (< 0: no cap): 1, 0 on timeout, -1 on error.
+ */
+static int wait_readable(int fd, long long deadline, int cap_ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int r;
+
+	do {
+		long long left = deadline < 0 ? -1 : deadline - now_ms();
+
+		if (deadline >= 0 && left < 0)
+			left = 0;
+		if (cap_ms >= 0 && (left < 0 || left > cap_ms))
+			left = cap_ms;
+		r = poll(&p, 1, (int)left);
+	} while (r < 0 && errno == EINTR);
+	return r;
+}
+
+/* The message must carry one valid name per descriptor. */
+static int names_ok(const struct fdshare_msg *m)
+{
+	const char *p = m->data, *end = p + m->len;
+	size_t count = 0;
+
+	if (m->type != SEND_MSG_FDS || m->len == 0 || memchr(p, '\0', m->len))
+		return 0;
+	while (p <= end) {
+		const char *colon = memchr(p, ':', (size_t)(end - p));
+		const char *stop = colon ? colon : end;
+
+		if (!cli_fdname_ok(p, (size_t)(stop - p)))
+			return 0;
+		count++;
+		p = stop + 1;
+	}
+	return count == m->nfds;
+}
+
+/* One sender: 1 with its message taken, 0 when refused (logged). */
+static int take_sender(int conn, int any_user, long long deadline,
+                       struct fdshare_msg *msg)
+{
+	struct fdshare_peer peer;
+	int r;
+
+	if (fdshare_peer(conn, &peer) < 0) {
+		cli_log("recv", "refused a sender: cannot learn its uid: %s", strerror(errno));
+		return 0;
+	}
+	if (peer.pidfd >= 0)
+		close(peer.pidfd);
+	if (!any_user && peer.uid != geteuid() && peer.uid != 0) {
+		cli_log("recv", "refused a sender of uid %u (pid %d): neither our uid nor "
+		        "root (run recv with --any-user to accept it); still waiting",
+		        (unsigned int)peer.uid, (int)peer.pid);
+		return 0;
+	}
+	r = wait_readable(conn, deadline, SENDER_WAIT_MS);
+	if (r <= 0) {
+		cli_log("recv", "dropped sender pid %d: no message in time; still waiting",
+		        (int)peer.pid);
+		return 0;
+	}
+	r = fdshare_msg_recv(conn, msg);
+	if (r <= 0) {
+		cli_log("recv", "dropped sender pid %d: %s; still waiting", (int)peer.pid,
+		        r < 0 ? strerror(errno) : "it closed without a message");
+		return 0;
+	}
+	if (!names_ok(msg)) {
+		cli_log("recv", "dropped sender pid %d: not an 'fdshare send' message "
+		        "with valid names; still waiting", (int)peer.pid);
+		fdshare_msg_free(msg);
+		return 0;
+	}
+	/* A sender that does not wait for the answer is no error. */
+	fdshare_msg_send(conn, SEND_MSG_ACK, NULL, 0, NULL, 0);
+	return 1;
+}
+
+static int accept_one(int lsock, int any_user, long long deadline,
+                      struct fdshare_msg *msg)
+{
+	for (;;) {
+		int conn, r = wait_readable(lsock, deadline, -1);
+
+		if (r == 0)
+			return cli_fail("recv", "no sender came in time", ETIMEDOUT,
+			                "start 'fdshare send' sooner or raise --timeout");
+		if (r < 0)
+			return cli_fail("recv", "cannot wait for a sender", errno, "see fdshare(1)");
+		conn = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
+		if (conn < 0) {
+			if (errno == ECONNABORTED || errno == EINTR || errno == EAGAIN)
+				continue;
+			return cli_fail("recv", "cannot accept a sender", errno, "see fdshare(1)");
+		}
+		r = take_sender(conn, any_user, deadline, msg);
+		close(conn);
+		if (r)
+			return 0;
+	}
+}
+
+static int run(struct fdshare_msg *msg, char **cmd)
+{
+	struct fdshare_pass *pass = calloc(msg->nfds, sizeof *pass);
+	char *names = malloc(msg->len + 1), *save = NULL;
+	int rc;
+
+	if (pass == NULL || names == NULL) {
+		free(pass);
+		free(names);
+		return cli_fail("recv", "cannot hand over the descriptors", ENOMEM,
+		                "free some memory");
+	}
+	/* names_ok checked: nfds names, none empty, no NUL inside. */
+	memcpy(names, msg->data, msg->len);
+	names[msg->len] = '\0';
+	for (size_t i = 0; i < msg->nfds; i++) {
+		pass[i].fd = msg->fds[i];
+		pass[i].name = strtok_r(i == 0 ? names : NULL, ":", &save);
+	}
+	rc = cli_exec("recv", cmd, pass, msg->nfds);
+	free(pass);
+	free(names);
+	return rc;
+}
+
+int cmd_recv(int argc, char **argv)
+{
+	const char *timeout = NULL;
+	int any_user = 0, first, rc, lsock = -1;
+	const struct cli_opt opts[] = {
+		{ "--timeout", NULL, &timeout },
+		{ "--any-user", &any_user, NULL },
+		{ NULL, NULL, NULL },
+	};
+	struct fdshare_msg msg;
+	struct sockaddr_un sun;
+	long long deadline = -1;
+	unsigned int sec;
+
+	rc = cli_options(argc, argv, opts, recv_help, &first);
+	if (rc >= 0)
+		return rc;
+	if (timeout && (rc = cli_uint("recv", "--timeout SEC", timeout, 2000000, &sec)))
+		return rc;
+	if (first >= argc || strcmp(argv[first], "--") == 0)
+		return cli_usage("recv", "missing SOCKET");
+	if ((rc = cli_sockaddr("recv", argv[first], &sun)) != 0)
+		return rc;
+	if (first + 1 >= argc || strcmp(argv[first + 1], "--") != 0)
+		return cli_usage("recv", "%s", first + 1 < argc
+		                 ? "expected '--' before CMD" : "missing '-- CMD'");
+	if (first + 2 >= argc)
+		return cli_usage("recv", "missing CMD after '--'");
+	if (timeout)
+		deadline = now_ms() + 1000LL * sec;
+	catch_signals();
+	if (make_listener(&sun, any_user, &lsock) != 0)
+		return 1;
+	rc = accept_one(lsock, any_user, deadline, &msg);
+	close(lsock);
+	unbind();
+	if (rc != 0)
+		return rc;
+	rc = run(&msg, argv + first + 2);
+	fdshare_msg_free(&msg);
+	return rc;
+}
