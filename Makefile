@@ -36,7 +36,7 @@ LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 MANDIR     ?= $(PREFIX)/share/man
 PCDIR      ?= $(LIBDIR)/pkgconfig
-MANPAGES   := $(sort $(wildcard docs/*.[1-8]))
+MANPAGES   := $(sort $(wildcard docs/*.[1-8] docs/man/*.[1-8]))
 
 .PHONY: all check demo clean install uninstall
 all: $(STATIC) $(SHARED) $(CLI)
@@ -126,3 +126,4 @@ clean:
 # make fuzz-smoke) keep their rules beside their sources.
 -include bench/bench.mk
 -include fuzz/fuzz.mk
+-include examples/examples.mk
