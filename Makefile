@@ -66,7 +66,7 @@ $(BUILD)/obj/tests/t.o: tests/t.c tests/t.h
 	@mkdir -p $(@D)
 	$(CC) $(ALLCFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: tests/%.c tests/t.h $(BUILD)/obj/tests/t.o $(STATIC) include/fdshare.h
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h src/lib/*.h src/holder/*) $(BUILD)/obj/tests/t.o $(STATIC) include/fdshare.h
 	@mkdir -p $(@D)
 	$(CC) $(ALLCFLAGS) -o $@ $< $(BUILD)/obj/tests/t.o $(STATIC) $(LDALL)
 

@@ -273,7 +273,8 @@ const char *fdshare_kind_name(int kind);
  * any number of requests; NULL and errno on failure.  Each call sends one
  * request and waits for its reply.  When the holder is being replaced
  * (fdshare holder --takeover) the call reconnects to the same path and
- * retries by itself, for up to 10 seconds.
+ * retries by itself, for up to 10 seconds.  A connection serves one
+ * thread at a time.
  *
  * Names are 1 to 255 bytes of printable ASCII without ':' or whitespace
  * (else EINVAL, before anything is sent).  A call on several names is all

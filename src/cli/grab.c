@@ -7,9 +7,11 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "holder_cli.h"
 
 static const char grab_help[] =
 "usage: fdshare grab [--reopen] [--to N] PID FD [-- CMD [ARG...]]\n"
+"       fdshare grab [--reopen] [--socket PATH] PID FD --store NAME\n"
 "\n"
 "Duplicate descriptor FD of process PID into this process with\n"
 "pidfd_getfd(2): the same open file description (offset, flags) as PID's.\n"
@@ -25,7 +27,9 @@ static const char grab_help[] =
 "  --to N     give CMD the duplicate as fd N instead, with no LISTEN_*\n"
 "             variables (stale ones removed); e.g. recover a deleted log\n"
 "             still open in process 1234 as fd 7:\n"
-"               fdshare grab --to 0 1234 7 -- cat > saved.log\n";
+"               fdshare grab --to 0 1234 7 -- cat > saved.log\n"
+"  --store NAME  keep the duplicate in the holder under NAME instead\n"
+"             (see fdshare-holder(8)); --socket PATH names the holder\n";
 
 struct grab_args {
 	int reopen;
@@ -33,6 +37,8 @@ struct grab_args {
 	pid_t pid;
 	int fd;
 	char **cmd;             /* NULL: print the row */
+	const char *store;      /* --store NAME */
+	const char *socket;     /* --socket PATH */
 };
 
 static int parse(int argc, char **argv, struct grab_args *a)
@@ -42,6 +48,8 @@ static int parse(int argc, char **argv, struct grab_args *a)
 	const struct cli_opt opts[] = {
 		{ "--reopen", &a->reopen, NULL },
 		{ "--to", NULL, &to },
+		{ "--store", NULL, &a->store },
+		{ "--socket", NULL, &a->socket },
 		{ NULL, NULL, NULL },
 	};
 
@@ -61,6 +69,18 @@ static int parse(int argc, char **argv, struct grab_args *a)
 		return rc;
 	first += 2;
 	a->cmd = NULL;
+	/* `PID FD --store NAME`: the options of the store form may follow. */
+	while (first + 1 < argc && (strcmp(argv[first], "--store") == 0 ||
+	                            strcmp(argv[first], "--socket") == 0)) {
+		if (strcmp(argv[first], "--store") == 0)
+			a->store = argv[first + 1];
+		else
+			a->socket = argv[first + 1];
+		first += 2;
+	}
+	if (first < argc && (strcmp(argv[first], "--store") == 0 ||
+	                     strcmp(argv[first], "--socket") == 0))
+		return cli_usage("grab", "%s needs a value", argv[first]);
 	if (first < argc && strcmp(argv[first], "--") != 0)
 		return cli_usage("grab", "unexpected argument '%s' (CMD goes after '--')",
 		                 argv[first]);
@@ -71,6 +91,12 @@ static int parse(int argc, char **argv, struct grab_args *a)
 	}
 	if (a->to >= 0 && a->cmd == NULL)
 		return cli_usage("grab", "--to needs a CMD after '--'");
+	if (a->store && a->cmd)
+		return cli_usage("grab", "--store keeps the descriptor: no CMD");
+	if (a->socket && !a->store)
+		return cli_usage("grab", "--socket goes with --store");
+	if (a->store && (rc = hcli_name("grab", a->store)) != 0)
+		return rc;
 	return -1;
 }
 
@@ -103,6 +129,19 @@ static int print_row(int fd)
 			rc = cli_fail("grab", "cannot write", errno, "check standard output");
 	}
 	free(info);
+	return rc;
+}
+
+static int store(int fd, const struct grab_args *a)
+{
+	struct fdshare_holder *h = hcli_connect("grab", a->socket);
+	int rc = 0;
+
+	if (h == NULL)
+		return 1;
+	if (fdshare_store(h, a->store, &fd, 1, 0, 0) < 0)
+		rc = hcli_fail("grab", "cannot store the descriptor", errno);
+	fdshare_holder_close(h);
 	return rc;
 }
 
@@ -149,8 +188,8 @@ int cmd_grab(int argc, char **argv)
 	fd = fdshare_grab(a.pid, a.fd, a.reopen ? FDSHARE_REOPEN : 0);
 	if (fd < 0)
 		return grab_failed(&a, errno);
-	if (a.cmd == NULL) {
-		rc = print_row(fd);
+	if (a.store || a.cmd == NULL) {
+		rc = a.store ? store(fd, &a) : print_row(fd);
 		close(fd);
 		return rc;
 	}

@@ -1,0 +1,345 @@
+/*
+ * One client connection: requests read by the frame reader, replies
+ * written without blocking (a queue of frames, descriptors attached to
+ * the right bytes), the deadline of a half-sent request.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "holder.h"
+#include "../lib/internal.h"
+
+#define FRAMES_PER_EVENT 16 /* then let the other clients have a turn */
+
+static void set_events(struct holder *h, struct conn *c, uint32_t ev)
+{
+	struct epoll_event e = { .events = ev, .data.ptr = c };
+
+	epoll_ctl(h->epfd, EPOLL_CTL_MOD, c->fd, &e);
+}
+
+struct conn *conn_new(struct holder *h, int fd)
+{
+	struct conn *c = calloc(1, sizeof *c);
+	struct epoll_event e = { .events = EPOLLIN, .data.ptr = NULL };
+
+	if (c == NULL)
+		return NULL;
+	c->kind = W_CONN;
+	c->fd = fd;
+	c->peer.pidfd = -1;
+	if (fdshare_peer(fd, &c->peer) < 0) {
+		free(c);
+		return NULL;
+	}
+	c->rd.max_len = h->cf.max_request;
+	/* The cgroup is read now, while the pidfd vouches for the pid. */
+	if (h->rules.need_cgroup)
+		acl_read_cgroup(h, c);
+	close_keep_errno(c->peer.pidfd);
+	c->peer.pidfd = -1;
+	e.data.ptr = c;
+	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &e) < 0) {
+		free(c->cgroup);
+		free(c);
+		return NULL;
+	}
+	c->next = h->conns;
+	if (h->conns)
+		h->conns->prev = c;
+	h->conns = c;
+	h->nconns++;
+	return c;
+}
+
+/* ---- the FIFO of connections inside a request: deadlines in order ---- */
+
+static void timer_unlink(struct holder *h, struct conn *c)
+{
+	if (c->deadline == 0)
+		return;
+	if (c->tprev)
+		c->tprev->tnext = c->tnext;
+	else
+		h->thead = c->tnext;
+	if (c->tnext)
+		c->tnext->tprev = c->tprev;
+	else
+		h->ttail = c->tprev;
+	c->tprev = c->tnext = NULL;
+	c->deadline = 0;
+}
+
+static void timer_start(struct holder *h, struct conn *c)
+{
+	if (c->deadline != 0 || h->cf.timeout_ms <= 0)
+		return;
+	c->deadline = now_ms() + h->cf.timeout_ms;
+	c->tprev = h->ttail;
+	if (h->ttail)
+		h->ttail->tnext = c;
+	else
+		h->thead = c;
+	h->ttail = c;
+}
+
+void conn_timeout_sweep(struct holder *h, int64_t now)
+{
+	while (h->thead && h->thead->deadline <= now) {
+		struct conn *c = h->thead;
+
+		hlog(h, "client pid %d uid %u: request or reply stuck for %ld ms, dropped",
+		     (int)c->peer.pid, (unsigned)c->peer.uid, h->cf.timeout_ms);
+		conn_close(h, c);
+	}
+}
+
+static void outframe_free(struct outframe *o)
+{
+	if (o->own == OUT_OWN)
+		close_fds(o->fds + o->fds_sent, o->nfds - o->fds_sent);
+	free(o->fds);
+	free(o->buf);
+	free(o);
+}
+
+void conn_close(struct holder *h, struct conn *c)
+{
+	if (c->dead)
+		return;
+	c->dead = 1;
+	if (c->takeover)
+		takeover_abort(h, c);
+	timer_unlink(h, c);
+	epoll_ctl(h->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	close_keep_errno(c->peer.pidfd);
+	reader_reset(&c->rd);
+	while (c->out) {
+		struct outframe *o = c->out;
+
+		c->out = o->next;
+		outframe_free(o);
+	}
+	free(c->cgroup);
+	c->cgroup = NULL;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		h->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	h->nconns--;
+	c->limbo = h->limbo_c; /* freed after this round of events */
+	h->limbo_c = c;
+}
+
+int conn_idle(const struct conn *c)
+{
+	return !reader_busy(&c->rd) && c->out == NULL;
+}
+
+/* The bytes that go in one sendmsg, and the fds attached to the first. */
+static size_t chunk_at(const struct outframe *o, size_t *nfds, size_t *len)
+{
+	size_t hdr_payload = o->len - frame_carriers(o->nfds);
+	size_t k = o->fds_sent / FDSHARE_MAX_FDS; /* next chunk to attach */
+	size_t attach = k == 0 ? 0 : hdr_payload + k - 1;
+	size_t left = o->nfds - o->fds_sent;
+
+	*nfds = 0;
+	if (o->fds_sent < o->nfds && o->off == attach)
+		*nfds = left < FDSHARE_MAX_FDS ? left : FDSHARE_MAX_FDS;
+	/* Stop before the next attachment point so its fds go with it. */
+	if (o->fds_sent + *nfds < o->nfds) {
+		size_t next = (o->fds_sent + *nfds) / FDSHARE_MAX_FDS;
+		size_t at = next == 0 ? 0 : hdr_payload + next - 1;
+
+		*len = at > o->off ? at - o->off : 1;
+	} else {
+		*len = o->len - o->off;
+	}
+	return attach;
+}
+
+/* Send what the socket takes; 1 when the frame is out, 0 on EAGAIN. */
+static int send_frame(struct outframe *o, int sock)
+{
+	while (o->off < o->len) {
+		size_t nfds, len;
+		struct iovec iov;
+		ssize_t n;
+
+		chunk_at(o, &nfds, &len);
+		iov.iov_base = o->buf + o->off;
+		iov.iov_len = len;
+		n = fds_sendmsg(sock, &iov, 1, o->fds + o->fds_sent, nfds, MSG_DONTWAIT);
+		if (n < 0)
+			return errno == EAGAIN || errno == ETOOMANYREFS ? 0 : -1;
+		if (nfds && o->own == OUT_OWN)
+			close_fds(o->fds + o->fds_sent, nfds);
+		o->fds_sent += nfds;
+		o->off += (size_t)n;
+	}
+	return 1;
+}
+
+/* Borrowed fds that must wait for the socket: keep copies of our own. */
+static int own_rest(struct outframe *o)
+{
+	for (size_t i = o->fds_sent; i < o->nfds; i++) {
+		int d = fcntl(o->fds[i], F_DUPFD_CLOEXEC, 3);
+
+		if (d < 0) {
+			close_fds(o->fds + o->fds_sent, i - o->fds_sent);
+			o->nfds = o->fds_sent;
+			return -1;
+		}
+		o->fds[i] = d;
+	}
+	o->own = OUT_OWN;
+	return 0;
+}
+
+static int flush(struct holder *h, struct conn *c)
+{
+	int progress = 0;
+
+	while (c->out) {
+		struct outframe *o = c->out;
+		size_t before = o->off;
+		int r = send_frame(o, c->fd);
+
+		progress |= o->off != before;
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			if (o->own == OUT_BORROW && own_rest(o) < 0)
+				return -1;
+			/* A client that stops reading is dropped too, after
+			 * --timeout without progress. */
+			if (progress)
+				timer_unlink(h, c);
+			timer_start(h, c);
+			if (!c->waiting_out)
+				set_events(h, c, EPOLLOUT);
+			c->waiting_out = 1;
+			return 0;
+		}
+		c->out = o->next;
+		if (c->out == NULL)
+			c->out_tail = NULL;
+		outframe_free(o);
+	}
+	if (c->waiting_out) {
+		set_events(h, c, EPOLLIN);
+		timer_unlink(h, c);
+	}
+	c->waiting_out = 0;
+	return 0;
+}
+
+int conn_reply(struct holder *h, struct conn *c, uint32_t type,
+               const void *data, size_t len, int *fds, size_t nfds, int own)
+{
+	struct outframe *o = calloc(1, sizeof *o);
+	size_t carriers = frame_carriers(nfds);
+
+	if (o == NULL || (o->buf = malloc(FRAME_HDR_LEN + len + carriers)) == NULL ||
+	    (nfds && (o->fds = malloc(nfds * sizeof(int))) == NULL)) {
+		if (own == OUT_OWN)
+			close_fds(fds, nfds);
+		if (o)
+			free(o->buf);
+		free(o);
+		conn_close(h, c);
+		return -1;
+	}
+	frame_put_header(o->buf, type | HP_REPLY, (uint32_t)len, (uint32_t)nfds);
+	if (len)
+		memcpy(o->buf + FRAME_HDR_LEN, data, len);
+	memset(o->buf + FRAME_HDR_LEN + len, 0, carriers);
+	o->len = FRAME_HDR_LEN + len + carriers;
+	if (nfds)
+		memcpy(o->fds, fds, nfds * sizeof(int));
+	o->nfds = nfds;
+	o->own = own;
+	if (c->out_tail)
+		c->out_tail->next = o;
+	else
+		c->out = o;
+	c->out_tail = o;
+	/* Waiting behind another frame: the store may change meanwhile. */
+	if ((o != c->out && o->own == OUT_BORROW && own_rest(o) < 0) || flush(h, c) < 0) {
+		conn_close(h, c);
+		return -1;
+	}
+	if (c->closing && c->out == NULL)
+		conn_close(h, c);
+	return 0;
+}
+
+int conn_reply_err(struct holder *h, struct conn *c, uint32_t type,
+                   uint32_t code, uint32_t index)
+{
+	unsigned char b[8];
+
+	c->last_code = code;
+	put_le32(b, code);
+	put_le32(b + 4, index);
+	return conn_reply(h, c, type, b, sizeof b, NULL, 0, OUT_OWN);
+}
+
+static void read_requests(struct holder *h, struct conn *c)
+{
+	for (int i = 0; i < FRAMES_PER_EVENT && !c->dead && c->out == NULL; i++) {
+		int r;
+
+		c->rd.fd_room = h->cf.max_fds; /* the handlers check precisely */
+		r = reader_step(&c->rd, c->fd);
+
+		if (r == READ_MORE) {
+			if (reader_busy(&c->rd))
+				timer_start(h, c);
+			else
+				timer_unlink(h, c);
+			return;
+		}
+		timer_unlink(h, c);
+		if (r != READ_FRAME) {
+			if (r < 0)
+				hlog(h, "client pid %d uid %u: bad request: %s, dropped",
+				     (int)c->peer.pid, (unsigned)c->peer.uid,
+				     strerror(errno));
+			conn_close(h, c);
+			return;
+		}
+		ops_dispatch(h, c);
+		if (!c->dead)
+			reader_reset(&c->rd);
+	}
+}
+
+void conn_event(struct holder *h, struct conn *c, uint32_t events)
+{
+	if (c->dead)
+		return;
+	if (c->out && (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))) {
+		if (flush(h, c) < 0) {
+			conn_close(h, c);
+			return;
+		}
+		if (c->out == NULL && c->closing) {
+			conn_close(h, c);
+			return;
+		}
+	}
+	/* EPOLLOUT too: input may have waited for the output to drain. */
+	if (c->out == NULL)
+		read_requests(h, c);
+}

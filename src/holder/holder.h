@@ -1,0 +1,238 @@
+/* The holder daemon (fdshare-holder(8)): what its files share. */
+#ifndef FDSHARE_HOLDER_H
+#define FDSHARE_HOLDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "fdshare.h"
+#include "../lib/holder_proto.h"
+
+/* What an epoll event's data.ptr points to: the first member says. */
+enum { W_LISTEN = 1, W_SIGNAL, W_CONN, W_ENTRY };
+
+/* ---- reader.c: one frame read without blocking (section 1 framing) ---- */
+struct reader {
+	unsigned char hdr[20];
+	size_t hlen;
+	uint32_t type, len, nfds;
+	unsigned char *data;
+	size_t dlen, max_len;
+	size_t carriers;   /* carrier bytes still to read */
+	int *fds;
+	size_t nfds_got, fds_cap;
+	size_t nseen;      /* fds received, kept or (refused) closed */
+	int stage;         /* R_IDLE, R_HEADER, R_PAYLOAD, R_CARRIERS */
+	uint32_t refuse;   /* a wire code: payload and fds read and dropped */
+	size_t fd_room;    /* fds the holder may still take (--max-fds) */
+};
+enum { R_IDLE, R_HEADER, R_PAYLOAD, R_CARRIERS };
+enum { READ_MORE = 0, READ_FRAME = 1, READ_EOF = 2 };
+/* READ_FRAME: type/data/len/fds/nfds_got are the frame (take, then reset). */
+int reader_step(struct reader *r, int sock);
+void reader_reset(struct reader *r);  /* closes fds not taken, frees data */
+int reader_busy(const struct reader *r);
+
+/* ---- request.c: frame payload -> request (pure, for the fuzzer) ---- */
+struct hitem {
+	const char *name;
+	size_t namelen;
+	uint32_t flags, nfds, owner;
+	uint64_t ttl_ms, age_ms;
+	size_t fd_off;     /* first fd of this item among the frame's fds */
+};
+struct hreq {
+	uint32_t type;
+	size_t n;
+	struct hitem *items;
+	struct hitem inl[4];
+	const char *prefix; /* LIST */
+	size_t prefixlen;
+	uint32_t bad;      /* index of the item at fault */
+};
+/* 0, or a wire code with req->bad set.  nfds: the frame's fd count. */
+uint32_t hreq_decode(uint32_t type, const unsigned char *p, size_t len,
+                     size_t nfds, struct hreq *req);
+void hreq_free(struct hreq *req);
+
+/* ---- rules.c: the --rules file (pure parser) ---- */
+#define OP_STORE 0x1u
+#define OP_FETCH 0x2u
+#define OP_REMOVE 0x4u
+#define OP_LIST 0x8u
+#define OP_ALL (OP_STORE | OP_FETCH | OP_REMOVE | OP_LIST)
+enum { RS_UID = 1, RS_GID, RS_CGROUP };
+struct rule {
+	int subject;
+	uint32_t id;
+	char *cgroup;
+	size_t cglen;
+	unsigned ops;
+	char *prefix;      /* NULL: every name */
+	size_t prefixlen;
+};
+struct rules {
+	struct rule *v;
+	size_t n;
+	int need_cgroup;
+};
+/* 0, or -1 with "line N: why" in err. */
+int rules_parse(const char *buf, size_t len, struct rules *out, char *err,
+                size_t errlen);
+void rules_free(struct rules *r);
+
+/* ---- store.c: entries in a hash table, an expiry heap, per-uid counts ---- */
+struct entry {
+	int kind;          /* W_ENTRY */
+	struct entry *next, *limbo;
+	uid_t owner;
+	uint32_t flags;
+	int64_t created, expires; /* ms, CLOCK_MONOTONIC; expires 0: never */
+	size_t heap_i;
+	int *fds;
+	size_t nfds;
+	int dead;
+	int hup_seen;      /* hung up while frozen for a takeover */
+	size_t namelen;
+	char name[];
+};
+struct uidcount {
+	uid_t uid;
+	size_t n;
+};
+struct store {
+	struct entry **tab;
+	size_t size, count, fds;
+	struct entry **heap;
+	size_t nheap, heapcap;
+	struct uidcount *uids;
+	size_t nuids;
+};
+int store_init(struct store *s);
+struct entry *store_get(struct store *s, const char *name, size_t n);
+int store_put(struct store *s, struct entry *e);     /* -1/ENOMEM */
+void store_unlink(struct store *s, struct entry *e); /* and from the heap */
+size_t store_uid_fds(struct store *s, uid_t uid);
+void store_uid_add(struct store *s, uid_t uid, long delta);
+int store_heap_reserve(struct store *s, size_t n);
+int store_heap_add(struct store *s, struct entry *e);
+void store_heap_del(struct store *s, struct entry *e);
+struct entry *store_heap_top(struct store *s);
+struct entry *entry_new(const char *name, size_t n);
+void store_free(struct store *s); /* frees entries and closes their fds */
+
+/* ---- conn.c: one client ---- */
+struct outframe {
+	struct outframe *next;
+	unsigned char *buf;  /* header, payload, carrier bytes */
+	size_t len, off;
+	int *fds;
+	size_t nfds, fds_sent;
+	int own;             /* OUT_OWN, OUT_BORROW or OUT_STABLE */
+};
+enum {
+	OUT_BORROW = 0,      /* the store's fds: copied if they must wait */
+	OUT_OWN = 1,         /* closed once sent (or dropped) */
+	OUT_STABLE = 2,      /* the store's fds, frozen (a takeover dump) */
+};
+struct conn {
+	int kind;            /* W_CONN */
+	int fd;
+	struct conn *prev, *next, *tprev, *tnext, *limbo;
+	int64_t deadline;
+	struct fdshare_peer peer;
+	char *cgroup;        /* read at connect if a rule needs it; "" unknown */
+	struct reader rd;
+	struct outframe *out, *out_tail;
+	int waiting_out;     /* EPOLLOUT armed */
+	int closing;         /* close once the output is sent */
+	int dead;
+	int takeover;        /* the new holder's connection */
+	uint32_t last_code;  /* of the last reply, for the log */
+};
+
+/* ---- the daemon ---- */
+struct config {
+	const char *socket, *rules_path;
+	size_t max_fds, quota, max_clients, max_request;
+	long timeout_ms;
+	int ready_fd, verbose, takeover;
+	mode_t mode;
+	gid_t group;
+	int have_group;
+};
+
+enum { H_RUN, H_MOVED, H_DRAIN };
+
+struct holder {
+	struct config cf;
+	int epfd, lfd, sigfd, reserve_fd;
+	int listen_kind, signal_kind;
+	dev_t sock_dev;
+	ino_t sock_ino;
+	struct store store;
+	struct rules rules;
+	struct conn *conns, *thead, *ttail;
+	size_t nconns;
+	struct entry *limbo_e;
+	struct conn *limbo_c, *moved_by;
+	int state;
+	int stopping;       /* SIGTERM: finish in flight, then exit */
+	int handed_over;    /* takeover done: drain, then exit */
+	uid_t self_uid;
+};
+
+/* loop.c */
+int64_t now_ms(void);
+void hlog(struct holder *h, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int holder_run(struct holder *h);
+int holder_listen_add(struct holder *h);
+int accept_clients(struct holder *h, int max); /* 1: there may be more */
+void holder_listen_stop(struct holder *h);
+
+/* conn.c */
+struct conn *conn_new(struct holder *h, int fd);
+void conn_close(struct holder *h, struct conn *c);
+void conn_event(struct holder *h, struct conn *c, uint32_t events);
+int conn_idle(const struct conn *c);
+/* Queue a reply; fds are sent and then closed when own, else only sent
+ * (and duplicated first if they cannot all go out at once, unless stable). */
+int conn_reply(struct holder *h, struct conn *c, uint32_t type,
+               const void *data, size_t len, int *fds, size_t nfds, int own);
+int conn_reply_err(struct holder *h, struct conn *c, uint32_t type,
+                   uint32_t code, uint32_t index);
+void conn_timeout_sweep(struct holder *h, int64_t now);
+
+/* ops.c, list.c */
+void ops_list(struct holder *h, struct conn *c, const struct hreq *req);
+void ops_dump_reply(struct holder *h, struct conn *c);
+void ops_restore(struct holder *h, struct conn *c, const struct hreq *req);
+void ops_dispatch(struct holder *h, struct conn *c);
+void entry_drop(struct holder *h, struct entry *e, const char *why);
+void entry_take(struct holder *h, struct entry *e); /* fds stay open */
+void entry_hangup_later(struct holder *h, struct entry *e);
+void entries_drop_hung_up(struct holder *h);
+void expiry_run(struct holder *h, int64_t now);
+int ops_restore_items(struct holder *h, const struct hreq *req, int *fds,
+                      uid_t who, uint32_t *bad);
+
+/* acl.c */
+int acl_allows(struct holder *h, struct conn *c, unsigned op,
+               const struct entry *e, const char *name, size_t n);
+int acl_is_admin(struct holder *h, const struct conn *c);
+void acl_read_cgroup(struct holder *h, struct conn *c);
+
+/* takeover.c */
+int takeover_fetch(struct holder *h, int *oldfd);
+int takeover_finish(struct holder *h, int oldfd);
+void takeover_begin(struct holder *h, struct conn *c);
+void takeover_done(struct holder *h, struct conn *c);
+void takeover_abort(struct holder *h, struct conn *c);
+
+/* start.c */
+int holder_load_rules(struct holder *h, int at_start);
+int holder_start(const struct config *cf); /* the exit code */
+
+#endif

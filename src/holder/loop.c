@@ -1,0 +1,218 @@
+/*
+ * The event loop: one epoll set for the listening socket, the signals
+ * (signalfd), the clients and the watched fds of drop-on-hangup entries;
+ * its timeout is the next expiry or client deadline.  Whatever is freed
+ * during a round of events waits in limbo until the round is over, since
+ * later events of the same round may point to it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "holder.h"
+#include "../lib/internal.h"
+
+#define EVENTS 256
+
+int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void hlog(struct holder *h, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	(void)h;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "fdshare holder[%d]: %s\n", (int)getpid(), buf);
+}
+
+int holder_listen_add(struct holder *h)
+{
+	struct epoll_event e = { .events = EPOLLIN, .data.ptr = &h->listen_kind };
+
+	return epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->lfd, &e);
+}
+
+/* Stop accepting: the socket file goes too, if it is still ours. */
+void holder_listen_stop(struct holder *h)
+{
+	struct stat st;
+
+	if (h->lfd < 0)
+		return;
+	epoll_ctl(h->epfd, EPOLL_CTL_DEL, h->lfd, NULL);
+	close(h->lfd);
+	h->lfd = -1;
+	if (h->state == H_RUN && stat(h->cf.socket, &st) == 0 &&
+	    st.st_dev == h->sock_dev && st.st_ino == h->sock_ino)
+		unlink(h->cf.socket);
+}
+
+/* Over --max-clients or out of fds: say so, then hang up. */
+static void refuse_client(struct holder *h, int fd, uint32_t code)
+{
+	unsigned char b[FRAME_HDR_LEN + 8];
+	struct iovec iov = { .iov_base = b, .iov_len = sizeof b };
+
+	frame_put_header(b, HP_REPLY, 8, 0);
+	put_le32(b + FRAME_HDR_LEN, code);
+	put_le32(b + FRAME_HDR_LEN + 4, 0);
+	fds_sendmsg(fd, &iov, 1, NULL, 0, MSG_DONTWAIT);
+	close(fd);
+	(void)h;
+}
+
+int accept_clients(struct holder *h, int max)
+{
+	for (int i = 0; i < max && h->lfd >= 0; i++) {
+		int fd = accept4(h->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE) && h->reserve_fd >= 0) {
+			close(h->reserve_fd);
+			fd = accept4(h->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+			if (fd >= 0)
+				refuse_client(h, fd, HP_ENFILE);
+			h->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+			hlog(h, "out of descriptors: a client was refused");
+			return 1;
+		}
+		if (fd < 0)
+			return 0;
+		if (h->nconns >= h->cf.max_clients) {
+			hlog(h, "--max-clients %zu reached: a client was refused",
+			     h->cf.max_clients);
+			refuse_client(h, fd, HP_EUSERS);
+			continue;
+		}
+		if (conn_new(h, fd) == NULL) {
+			hlog(h, "a client could not be taken: %s", strerror(errno));
+			refuse_client(h, fd, HP_ENOMEM);
+		}
+	}
+	return 1;
+}
+
+static void on_signal(struct holder *h)
+{
+	struct signalfd_siginfo si;
+
+	while (read(h->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+		if (si.ssi_signo == SIGHUP) {
+			holder_load_rules(h, 0);
+		} else if (!h->stopping) {
+			hlog(h, "signal %u: finishing the requests in flight, then exiting",
+			     si.ssi_signo);
+			h->stopping = 1;
+			while (h->state == H_RUN && accept_clients(h, 1024))
+				; /* what waits in the backlog is in flight too */
+			holder_listen_stop(h);
+		}
+	}
+}
+
+static void free_limbo(struct holder *h)
+{
+	while (h->limbo_e) {
+		struct entry *e = h->limbo_e;
+
+		h->limbo_e = e->limbo;
+		free(e->fds);
+		free(e);
+	}
+	while (h->limbo_c) {
+		struct conn *c = h->limbo_c;
+
+		h->limbo_c = c->limbo;
+		free(c);
+	}
+}
+
+static int next_timeout(struct holder *h, int64_t now)
+{
+	int64_t t = -1;
+	struct entry *e = h->state == H_MOVED ? NULL : store_heap_top(&h->store);
+
+	if (e)
+		t = e->expires;
+	if (h->thead && (t < 0 || h->thead->deadline < t))
+		t = h->thead->deadline;
+	if (t < 0)
+		return -1;
+	if (t <= now)
+		return 0;
+	return t - now > 60000 ? 60000 : (int)(t - now);
+}
+
+/* Stopping: clients with nothing in flight are closed; 1 when none left. */
+static int drained(struct holder *h)
+{
+	struct conn *c = h->conns, *next;
+
+	for (; c; c = next) {
+		next = c->next;
+		if (conn_idle(c) && !(c->takeover && h->state == H_MOVED && !h->handed_over))
+			conn_close(h, c);
+	}
+	return h->conns == NULL;
+}
+
+static void dispatch(struct holder *h, struct epoll_event *ev)
+{
+	int kind = *(int *)ev->data.ptr;
+
+	if (kind == W_LISTEN)
+		accept_clients(h, 64);
+	else if (kind == W_SIGNAL)
+		on_signal(h);
+	else if (kind == W_CONN)
+		conn_event(h, ev->data.ptr, ev->events);
+	else if (kind == W_ENTRY && h->state != H_MOVED)
+		entry_drop(h, ev->data.ptr, "hang-up");
+	else if (kind == W_ENTRY)
+		entry_hangup_later(h, ev->data.ptr); /* frozen: level-triggered */
+}
+
+int holder_run(struct holder *h)
+{
+	struct epoll_event ev[EVENTS];
+
+	for (;;) {
+		int64_t now = now_ms();
+		int n;
+
+		if ((h->stopping || h->handed_over) && drained(h))
+			break;
+		n = epoll_wait(h->epfd, ev, EVENTS, next_timeout(h, now));
+		if (n < 0 && errno != EINTR) {
+			hlog(h, "epoll_wait: %s", strerror(errno));
+			return 1;
+		}
+		for (int i = 0; i < n; i++)
+			dispatch(h, &ev[i]);
+		now = now_ms();
+		if (h->state != H_MOVED)
+			expiry_run(h, now);
+		conn_timeout_sweep(h, now);
+		free_limbo(h);
+	}
+	free_limbo(h);
+	return 0;
+}

@@ -1,0 +1,256 @@
+/*
+ * Starting the holder: descriptor limit, signals, rules, the socket
+ * (bound under a temporary name, then renamed over the path, so the path
+ * always leads to a live holder), readiness, then the loop.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "holder.h"
+#include "../lib/internal.h"
+
+#define RULES_MAX (1024 * 1024)
+#define FD_RESERVE 64 /* for the loop, the log, /proc reads */
+
+int holder_load_rules(struct holder *h, int at_start)
+{
+	struct rules r;
+	char err[256], *buf;
+	ssize_t n;
+	int fd;
+
+	if (h->cf.rules_path == NULL)
+		return 0;
+	fd = open(h->cf.rules_path, O_RDONLY | O_CLOEXEC);
+	buf = malloc(RULES_MAX + 1);
+	if (fd < 0 || buf == NULL) {
+		hlog(h, "%s: %s%s", h->cf.rules_path, strerror(errno),
+		     at_start ? "" : "; the old rules stay");
+		close_keep_errno(fd);
+		free(buf);
+		return -1;
+	}
+	n = read(fd, buf, RULES_MAX + 1);
+	close(fd);
+	if (n < 0 || n > RULES_MAX ||
+	    rules_parse(buf, (size_t)n, &r, err, sizeof err) < 0) {
+		hlog(h, "%s: %s%s", h->cf.rules_path,
+		     n < 0 ? strerror(errno) : n > RULES_MAX ? "over 1 MiB" : err,
+		     at_start ? "" : "; the old rules stay");
+		free(buf);
+		return -1;
+	}
+	free(buf);
+	rules_free(&h->rules);
+	h->rules = r;
+	hlog(h, "%s: %zu rule%s %s", h->cf.rules_path, r.n, r.n == 1 ? "" : "s",
+	     at_start ? "loaded" : "reloaded");
+	return 0;
+}
+
+/* Soft limit to the hard one, raising the hard one when --max-fds needs it. */
+static int raise_nofile(struct holder *h)
+{
+	struct rlimit rl;
+	size_t reserve = h->cf.max_clients + FD_RESERVE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -1;
+	if (h->cf.max_fds && h->cf.max_fds + reserve > rl.rlim_max) {
+		struct rlimit want = { h->cf.max_fds + reserve, h->cf.max_fds + reserve };
+
+		if (setrlimit(RLIMIT_NOFILE, &want) < 0) {
+			hlog(h, "--max-fds %zu needs RLIMIT_NOFILE %zu, the hard limit is %llu "
+			     "(raise it, or lower --max-fds)", h->cf.max_fds,
+			     h->cf.max_fds + reserve, (unsigned long long)rl.rlim_max);
+			return -1;
+		}
+		rl = want;
+	}
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	if (h->cf.max_fds == 0)
+		h->cf.max_fds = rl.rlim_cur > reserve * 2 ? rl.rlim_cur - reserve :
+		                rl.rlim_cur / 2;
+	if (h->cf.quota == 0 || h->cf.quota > h->cf.max_fds)
+		h->cf.quota = h->cf.max_fds;
+	hlog(h, "RLIMIT_NOFILE %llu: can hold %zu fds (per uid %zu), %zu clients",
+	     (unsigned long long)rl.rlim_cur, h->cf.max_fds, h->cf.quota,
+	     h->cf.max_clients);
+	return 0;
+}
+
+static int setup_signals(struct holder *h)
+{
+	sigset_t set;
+	struct epoll_event e = { .events = EPOLLIN, .data.ptr = &h->signal_kind };
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -1;
+	h->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (h->sigfd < 0)
+		return -1;
+	return epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->sigfd, &e);
+}
+
+static int sockaddr_of(const char *path, struct sockaddr_un *sun)
+{
+	memset(sun, 0, sizeof *sun);
+	sun->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof sun->sun_path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(sun->sun_path, path);
+	return 0;
+}
+
+/* 1 when a holder answers on path, 0 when none does (stale or absent). */
+static int live_holder(const char *path)
+{
+	struct sockaddr_un sun;
+	int fd, r;
+
+	if (sockaddr_of(path, &sun) < 0)
+		return 0;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	r = connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0 || errno == EAGAIN;
+	close(fd);
+	return r;
+}
+
+/* Bind PATH.PID, set its mode and group, listen, rename it over PATH. */
+static int bind_socket(struct holder *h)
+{
+	struct sockaddr_un sun;
+	char tmp[sizeof sun.sun_path + 16];
+	struct stat st;
+	mode_t old;
+	int fd, r;
+
+	snprintf(tmp, sizeof tmp, "%s.%d", h->cf.socket, (int)getpid());
+	if (sockaddr_of(tmp, &sun) < 0) {
+		hlog(h, "%s: the path is too long for a Unix socket", h->cf.socket);
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	unlink(tmp);
+	old = umask(0177);
+	r = bind(fd, (struct sockaddr *)&sun, sizeof sun);
+	umask(old);
+	if (r < 0 || chmod(tmp, h->cf.mode) < 0 ||
+	    (h->cf.have_group && chown(tmp, (uid_t)-1, h->cf.group) < 0) ||
+	    listen(fd, 4096) < 0 || stat(tmp, &st) < 0 ||
+	    rename(tmp, h->cf.socket) < 0) {
+		hlog(h, "%s: %s", r < 0 ? tmp : h->cf.socket, strerror(errno));
+		if (r == 0)
+			unlink(tmp);
+		close(fd);
+		return -1;
+	}
+	h->lfd = fd;
+	h->sock_dev = st.st_dev;
+	h->sock_ino = st.st_ino;
+	return 0;
+}
+
+static void notify_ready(struct holder *h)
+{
+	const char *ns = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sun;
+
+	if (h->cf.ready_fd >= 0) {
+		if (write(h->cf.ready_fd, "\n", 1) != 1)
+			hlog(h, "--ready-fd %d: %s", h->cf.ready_fd, strerror(errno));
+		close(h->cf.ready_fd);
+	}
+	if (ns && (ns[0] == '/' || ns[0] == '@') && sockaddr_of(ns, &sun) == 0) {
+		int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(ns));
+
+		if (ns[0] == '@')
+			sun.sun_path[0] = '\0';
+		if (fd >= 0) {
+			sendto(fd, "READY=1", 7, MSG_NOSIGNAL, (struct sockaddr *)&sun, len);
+			close(fd);
+		}
+	}
+}
+
+static int setup(struct holder *h, int *oldfd)
+{
+	struct stat st;
+
+	if (raise_nofile(h) < 0 || holder_load_rules(h, 1) < 0)
+		return -1;
+	if (store_init(&h->store) < 0)
+		return -1;
+	h->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (h->epfd < 0 || setup_signals(h) < 0) {
+		hlog(h, "epoll or signalfd: %s", strerror(errno));
+		return -1;
+	}
+	if (h->cf.takeover) {
+		if (takeover_fetch(h, oldfd) < 0)
+			return -1;
+	} else if (live_holder(h->cf.socket)) {
+		hlog(h, "%s: a holder already answers there (use --takeover to replace it)",
+		     h->cf.socket);
+		return -1;
+	} else if (lstat(h->cf.socket, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		hlog(h, "%s: exists and is not a socket; not replaced", h->cf.socket);
+		return -1;
+	}
+	if (bind_socket(h) < 0 || holder_listen_add(h) < 0)
+		return -1;
+	h->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	return 0;
+}
+
+int holder_start(const struct config *cf)
+{
+	struct holder h = { .cf = *cf, .epfd = -1, .lfd = -1, .sigfd = -1,
+	                    .reserve_fd = -1, .listen_kind = W_LISTEN,
+	                    .signal_kind = W_SIGNAL };
+	int oldfd = -1, rc = 1;
+
+	h.self_uid = getuid();
+	if (setup(&h, &oldfd) == 0) {
+		if (oldfd >= 0)
+			takeover_finish(&h, oldfd);
+		hlog(&h, "listening on %s (mode %04o)", h.cf.socket, (unsigned)h.cf.mode);
+		notify_ready(&h);
+		rc = holder_run(&h);
+		hlog(&h, "exiting: %zu entries, %zu fds closed", h.store.count,
+		     h.store.fds);
+	} else if (oldfd >= 0) {
+		close(oldfd);
+	}
+	holder_listen_stop(&h);
+	store_free(&h.store);
+	rules_free(&h.rules);
+	close_keep_errno(h.epfd);
+	close_keep_errno(h.sigfd);
+	close_keep_errno(h.reserve_fd);
+	return rc;
+}

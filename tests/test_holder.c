@@ -1,0 +1,581 @@
+/*
+ * The holder, end to end through the real daemon: store, fetch, remove,
+ * list, batches, names, replace/append, access control and the rules
+ * file, SIGTERM, stale and live sockets.
+ */
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "test_holder.h"
+
+/* A pipe: what is written to w can be read from r. */
+static void mkpipe(int p[2])
+{
+	CHECK(pipe2(p, O_CLOEXEC) == 0);
+}
+
+TEST(store_fetch_remove_list)
+{
+	struct th h;
+	struct fdshare_holder *c;
+	struct fdshare_list l;
+	struct fdshare_fdinfo info;
+	int p[2], *fds;
+	size_t n;
+	char buf[8];
+
+	th_start(&h, NULL);
+	c = th_connect(&h);
+	mkpipe(p);
+	CHECK(fdshare_store(c, "web", &p[1], 1, 0, 0) == 0);
+	close(p[1]);
+	CHECK(fdshare_list(c, NULL, &l) == 0);
+	CHECK_EQ(l.n, 1);
+	CHECK(strcmp(l.v[0].name, "web") == 0);
+	CHECK_EQ(l.v[0].owner, getuid());
+	CHECK_EQ(l.v[0].nfds, 1);
+	CHECK_EQ(l.v[0].left_ms, -1);
+	CHECK(fdshare_list_fdinfo(&l, 0, 0, &info) == 0);
+	CHECK_EQ(info.kind, FDSHARE_KIND_PIPE);
+	CHECK_EQ(info.pid, h.pid);
+	fdshare_list_free(&l);
+
+	/* The same open file: a write through the fetched fd reaches p[0]. */
+	CHECK(fdshare_fetch(c, "web", &fds, &n, 0) == 0);
+	CHECK_EQ(n, 1);
+	CHECK(fcntl(fds[0], F_GETFD) & FD_CLOEXEC);
+	CHECK_EQ(write(fds[0], "hi", 2), 2);
+	CHECK_EQ(read(p[0], buf, sizeof buf), 2);
+	close(fds[0]);
+	free(fds);
+
+	CHECK(fdshare_remove(c, "web") == 0);
+	CHECK_ERR(fdshare_remove(c, "web"), ENOENT);
+	CHECK_ERR(fdshare_fetch(c, "web", &fds, &n, 0), ENOENT);
+	CHECK_EQ(th_list_count(c, NULL), 0);
+	/* The holder's copy is gone: the pipe has no writer left. */
+	CHECK_EQ(read(p[0], buf, sizeof buf), 0);
+	close(p[0]);
+	fdshare_holder_close(c);
+	CHECK_EQ(th_stop(&h), 0);
+}
+
+TEST(fetch_remove_takes_it_out)
+{
+	struct th h;
+	struct fdshare_holder *c;
+	int p[2], *fds;
+	size_t n;
+
+	th_start(&h, NULL);
+	c = th_connect(&h);
+	mkpipe(p);
+	CHECK(fdshare_store(c, "a", p, 2, 0, 0) == 0);
+	CHECK(fdshare_fetch(c, "a", &fds, &n, FDSHARE_FETCH_REMOVE) == 0);
+	CHECK_EQ(n, 2);
+	CHECK(th_same_file(fds[0], p[0]) && th_same_file(fds[1], p[1]));
+	close(fds[0]);
+	close(fds[1]);
+	free(fds);
+	CHECK_ERR(fdshare_fetch(c, "a", &fds, &n, 0), ENOENT);
+	close(p[0]);
+	close(p[1]);
+	fdshare_holder_close(c);
+	CHECK_EQ(th_stop(&h), 0);
+}
+
+TEST(batches_all_or_nothing)
+{
+	struct th h;
+	struct fdshare_holder *c;
+	int p[2], q[2], *fds;
+	const char *names[] = { "one", "two", "three" };
+	const char *missing[] = { "one", "nope", "three" };
+	size_t counts[3];
+	struct fdshare_store_item items[3];
+
+	th_start(&h, NULL);
+	c = th_connect(&h);
+	mkpipe(p);
+	mkpipe(q);
+	items[0] = (struct fdshare_store_item){ "one", p, 2, 0, 0 };
+	items[1] = (struct fdshare_store_item){ "two", &q[0], 1, 0, 0 };
+	items[2] = (struct fdshare_store_item){ "three", &q[1], 1, 0, 0 };
+	CHECK(fdshare_store_many(c, items, 3) == 0);
+
+	/* One name missing: an error naming it, and nothing removed. */
+	CHECK_ERR(fdshare_fetch_many(c, missing, 3, FDSHARE_FETCH_REMOVE, &fds, counts),
+	          ENOENT);
+	CHECK_EQ(fdshare_holder_errindex(c), 1);
+	CHECK_EQ(th_list_count(c, NULL), 3);
+
+	CHECK(fdshare_fetch_many(c, names, 3, FDSHARE_FETCH_REMOVE, &fds, counts) == 0);
+	CHECK(counts[0] == 2 && counts[1] == 1 && counts[2] == 1);
+	CHECK(th_same_file(fds[0], p[0]) && th_same_file(fds[1], p[1]));
+	CHECK(th_same_file(fds[2], q[0]) && th_same_file(fds[3], q[1]));
+	for (int i = 0; i < 4; i++)
+		close(fds[i]);
+	free(fds);
+	CHECK_EQ(th_list_count(c, NULL), 0);
+
+	/* A store batch with a taken name stores nothing. */
+	CHECK(fdshare_store(c, "two", p, 1, 0, 0) == 0);
+	CHECK_ERR(fdshare_store_many(c, items, 3), EBUSY);
+	CHECK_EQ(fdshare_holder_errindex(c), 1);
+	CHECK_EQ(th_list_count(c, NULL), 1);
+	/* The same name twice in one batch. */
+	items[1].name = "one";
+	CHECK(fdshare_remove(c, "two") == 0);
+	CHECK_ERR(fdshare_store_many(c, items, 3), EINVAL);
+	CHECK_EQ(th_list_count(c, NULL), 0);
+	close(p[0]);
+	close(p[1]);
+	close(q[0]);
+	close(q[1]);
+	fdshare_holder_close(c);
+	CHECK_EQ(th_stop(&h), 0);
+}
+
+TEST(replace_and_append)
+{
+	struct th h;
+	struct fdshare_holder *c;
+	int p[2], *fds;
+	size_t n;
+
+	th_start(&h, NULL);
+	c = th_connect(&h);
+	mkpipe(p);
+	CHECK(fdshare_store(c, "x", &p[0], 1, 0, 0) == 0);
+	CHECK_ERR(fdshare_store(c, "x", &p[1], 1, 0, 0), EBUSY);
+	CHECK_ERR(fdshare_store(c, "x", &p[1], 1, 0,
+	                        FDSHARE_HOLD_REPLACE | FDSHARE_HOLD_APPEND), EINVAL);
+	CHECK(fdshare_store(c, "x", &p[1], 1, 0, FDSHARE_HOLD_REPLACE) == 0);
+	CHECK(fdshare_fetch(c, "x", &fds, &n, 0) == 0);
+	CHECK(n == 1 && th_same_file(fds[0], p[1]));
+	close(fds[0]);
+	free(fds);
+	CHECK(fdshare_store(c, "x", &p[0], 1, 0, FDSHARE_HOLD_APPEND) == 0);
+	CHECK(fdshare_fetch(c, "x", &fds, &n, FDSHARE_FETCH_REMOVE) == 0);
+	CHECK(n == 2 && th_same_file(fds[0], p[1]) && th_same_file(fds[1], p[0]));
+	close(fds[0]);
+	close(fds[1]);
+	free(fds);
+	/* Append to nothing is a plain store. */
+	CHECK(fdshare_store(c, "y", &p[0], 1, 0, FDSHARE_HOLD_APPEND) == 0);
+	close(p[0]);
+	close(p[1]);
+	fdshare_holder_close(c);
+	CHECK_EQ(th_stop(&h), 0);
+}
+
+/* A frame with a bad name, bypassing the client library's own check. */
+static uint32_t raw_store(const char *sock, const char *name, size_t n, int fd)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	unsigned char b[300] = { 1, 0, 0, 0 }; /* count 1 */
+	struct fdshare_msg m;
+	uint32_t code;
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	size_t len = 4;
+
+	strcpy(sun.sun_path, sock);
+	CHECK(connect(s, (struct sockaddr *)&sun, sizeof sun) == 0);
+	memset(b + len, 0, 16); /* flags, nfds, ttl */
+	b[len + 4] = 1;
+	len += 16;
+	b[len++] = (unsigned char)n;
+	memcpy(b + len, name, n);
+	len += n;
+	CHECK(fdshare_msg_send(s, 1, b, len, &fd, 1) == 0);
+	CHECK_EQ(fdshare_msg_recv(s, &m), 1);
+	CHECK(m.len >= 8);
+	code = (uint32_t)((unsigned char *)m.data)[0];
+	fdshare_msg_free(&m);
+	close(s);
+	return code;
+}
+
+TEST(names_refused)
+{
+	struct th h;
+	struct fdshare_holder *c;
+	char big[300];
+	int before;
+
+	th_start(&h, NULL);
+	c = th_connect(&h);
+	memset(big, 'a', sizeof big);
+	big[256] = '\0';
+	CHECK_ERR(fdshare_store(c, "a:b", (int[]){ 0 }, 1, 0, 0), EINVAL);
+	CHECK_ERR(fdshare_store(c, "a b", (int[]){ 0 }, 1, 0, 0), EINVAL);
+	CHECK_ERR(fdshare_store(c, "a\tb", (int[]){ 0 }, 1, 0, 0), EINVAL);
+	CHECK_ERR(fdshare_store(c, "", (int[]){ 0 }, 1, 0, 0), EINVAL);
+	CHECK_ERR(fdshare_store(c, big, (int[]){ 0 }, 1, 0, 0), EINVAL);
+	CHECK_ERR(fdshare_store(c, "caf\xc3\xa9", (int[]){ 0 }, 1, 0, 0), EINVAL);
+	big[255] = '\0';
+	CHECK(fdshare_store(c, big, (int[]){ 0 }, 1, 0, 0) == 0); /* 255: fine */
+	/* The daemon refuses them too, and closes the fd it got at once. */
+	before = th_count_fds(h.pid);
+	CHECK_EQ(raw_store(h.sock, "a:b", 3, 0), 5 /* HP_EINVAL */);
+	CHECK_EQ(raw_store(h.sock, "a b", 3, 0), 5);
+	CHECK_EQ(raw_store(h.sock, "", 0, 0), 5);
+	CHECK_EQ(th_fds_settle(h.pid, before), before);
+	CHECK_EQ(th_list_count(c, NULL), 1);
+	fdshare_holder_close(c);
+	CHECK_EQ(th_stop(&h), 0);
+}
+
+/* In a child as uid u: what fetch, remove, list and store of name give. */
+static int as_uid(const struct th *h, uid_t u, const char *name, int want_fetch,
+                  int want_remove, long want_list)
+{
+	pid_t pid = fork();
+
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct fdshare_holder *c;
+		int *fds, p[2];
+		size_t n;
+
+		alarm(30);
+		th_become(u);
+		c = fdshare_holder_connect(h->sock);
+		if (c == NULL)
+			_exit(10);
+		errno = 0;
+		if ((fdshare_fetch(c, name, &fds, &n, 0) == 0 ? 0 : errno) != want_fetch)
+			_exit(11);
+		if (want_fetch == 0) {
+			close(fds[0]);
+			free(fds);
+		}
+		if (th_list_count(c, NULL) != want_list)
+			_exit(12);
+		/* Its own entries are its own. */
+		if (pipe(p) < 0 || fdshare_store(c, "own", p, 1, 0, 0) < 0 ||
+		    fdshare_fetch(c, "own", &fds, &n, FDSHARE_FETCH_REMOVE) < 0)
+			_exit(13);
+		if ((fdshare_remove(c, name) == 0 ? 0 : errno) != want_remove)
+			_exit(14);
+		fdshare_holder_close(c);
+		_exit(0);
+	}
+	return t_wait(pid);
+}
+
+TEST(acl_owner_and_root_only)
+{
+	const char *args[] = { "--mode", "0666", NULL };
+	struct th h;
+	struct fdshare_holder *c;
+	int p[2], *fds;
+	size_t n;
+	pid_t pid;
+
+	th_start(&h, args);
+	c = th_connect(&h);
+	mkpipe(p);
+	CHECK(fdshare_store(c, "web", &p[0], 1, 0, 0) == 0);
+	/* Uid 1001 can neither fetch nor remove nor see root's entry. */
+	CHECK_EQ(as_uid(&h, 1001, "web", EACCES, EACCES, 0), 0);
+	CHECK_EQ(th_list_count(c, NULL), 1);
+	/* Root may fetch what uid 1002 stored; uid 1001 may not. */
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct fdshare_holder *d;
+
+		th_become(1002);
+		d = fdshare_holder_connect(h.sock);
+		_exit(d && fdshare_store(d, "u2", &p[1], 1, 0, 0) == 0 ? 0 : 1);
+	}
+	CHECK_EQ(t_wait(pid), 0);
+	CHECK_EQ(as_uid(&h, 1001, "u2", EACCES, EACCES, 0), 0);
+	CHECK(fdshare_fetch(c, "u2", &fds, &n, 0) == 0);
+	CHECK(th_same_file(fds[0], p[1]));
+	close(fds[0]);
+	free(fds);
+	/* Uid 1002 sees and removes its own. */
+	CHECK_EQ(as_uid(&h, 1002, "u2", 0, 0, 1), 0);
+	close(p[0]);
+	close(p[1]);
+	fdshare_holder_close(c);
+	CHECK_EQ(th_stop(&h), 0);
+}
+
+/*
+ * A rules file in a fresh directory, removed at exit even when a failed
+ * CHECK leaves the test early.
+ */
+static char rules_dir[64];
+
+static void rules_dir_remove(void)
+{
+	char path[128];
+
+	if (rules_dir[0] == '\0')
+		return;
+	snprintf(path, sizeof path, "%s/rules", rules_dir);
+	unlink(path);
+	rmdir(rules_dir);
+	rules_dir[0] = '\0';
+}
+
+static void rules_path(char *path, size_t size)
+{
+	static int registered;
+
+	rules_dir_remove();
+	if (!registered) {
+		atexit(rules_dir_remove);
+		registered = 1;
+	}
+	snprintf(rules_dir, sizeof rules_dir, "/tmp/fdshare-rules.XXXXXX");
+	CHECK(mkdtemp(rules_dir) != NULL);
+	snprintf(path, size, "%s/rules", rules_dir);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	CHECK(fd >= 0);
+	CHECK_EQ(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+/* Wait for the holder's log to mention text (SIGHUP is asynchronous). */
+static int log_has(const struct th *h, const char *text, int count)
+{
+	for (int i = 0; i < 500; i++) {
+		char buf[16384];
+		int fd = open(h->log, O_RDONLY | O_CLOEXEC), seen = 0;
+		ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+
+		if (fd >= 0)
+			close(fd);
+		if (n > 0) {
+			buf[n] = '\0';
+			for (char *s = buf; (s = strstr(s, text)); s++)
+				seen++;
+			if (seen >= count)
+				return 1;
+		}
+		th_sleep_ms(10);
+	}
+	return 0;
+}
+
+TEST(rules_grant_and_reload)
+{
+	char rules[128];
+	const char *args[] = { "--mode", "0666", "--rules", rules, NULL };
+	struct th h;
+	struct fdshare_holder *c;
+	int p[2];
+
+	rules_path(rules, sizeof rules);
+	write_file(rules, "# test\nuid=1001 fetch,list web\ngid=1003 all\n");
+	th_start(&h, args);
+	c = th_connect(&h);
+	mkpipe(p);
+	CHECK(fdshare_store(c, "web-a", &p[0], 1, 0, 0) == 0);
+	CHECK(fdshare_store(c, "db", &p[1], 1, 0, 0) == 0);
+	/* 1001 may fetch and list web*, not remove it; nothing of db. */
+	CHECK_EQ(as_uid(&h, 1001, "web-a", 0, EACCES, 1), 0);
+	CHECK_EQ(as_uid(&h, 1001, "db", EACCES, EACCES, 1), 0);
+	/* 1003 (by its gid) may do everything, to every name. */
+	CHECK_EQ(as_uid(&h, 1003, "db", 0, 0, 2), 0);
+
+	/* A bad reload keeps the old rules and says why, with the line. */
+	write_file(rules, "uid=1001 fetch,list web\nuid=x fetch\n");
+	kill(h.pid, SIGHUP);
+	CHECK(log_has(&h, "line 2:", 1));
+	CHECK_EQ(as_uid(&h, 1001, "web-a", 0, EACCES, 1), 0);
+	/* A good one replaces them. */
+	write_file(rules, "uid=1001 remove,fetch,list we\n");
+	kill(h.pid, SIGHUP);
+	CHECK(log_has(&h, "1 rule reloaded", 1));
+	CHECK_EQ(as_uid(&h, 1001, "web-a", 0, 0, 1), 0);
+	close(p[0]);
+	close(p[1]);
+	fdshare_holder_close(c);
+	CHECK_EQ(th_stop(&h), 0);
+	rules_dir_remove();
+}
+
+TEST(rules_malformed_refused_at_start)
+{
+	char rules[128], sock[160];
+	pid_t pid;
+	int st;
+
+	rules_path(rules, sizeof rules);
+	snprintf(sock, sizeof sock, "%s/h.sock", rules_dir);
+	write_file(rules, "uid=1 fetch\n\ncgroup=relative fetch\n");
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, 2);
+		execl(th_fdshare(), "fdshare", "holder", "--socket", sock, "--rules",
+		      rules, (char *)NULL);
+		_exit(127);
+	}
+	st = t_wait(pid);
+	CHECK_EQ(st, 1);
+	CHECK(access(sock, F_OK) < 0);
+	rules_dir_remove();
+}
+
+static char cg[256]; /* the test's cgroup, removed at exit if left */
+
+static void cg_remove(void)
+{
+	if (cg[0])
+		rmdir(cg);
+}
+
+/* A cgroup rule: a child moved into a fresh cgroup v2 gets the grant. */
+TEST(rules_cgroup)
+{
+	static const char *roots[] = { "/sys/fs/cgroup/unified", "/sys/fs/cgroup" };
+	char rules[128], line[300], procs[300];
+	const char *args[] = { "--mode", "0666", "--rules", rules, NULL };
+	const char *root = NULL;
+	struct th h;
+	struct fdshare_holder *c;
+	int p[2], go[2];
+	pid_t pid;
+
+	for (size_t i = 0; i < 2 && !root; i++) {
+		struct stat st;
+		char f[300];
+
+		snprintf(f, sizeof f, "%s/cgroup.procs", roots[i]);
+		snprintf(line, sizeof line, "%s/cgroup.controllers", roots[i]);
+		if (stat(f, &st) == 0 && access(line, F_OK) == 0)
+			root = roots[i];
+	}
+	if (root == NULL)
+		t_skip("no cgroup v2 hierarchy");
+	snprintf(cg, sizeof cg, "%s/fdshare-test-%d", root, (int)getpid());
+	if (mkdir(cg, 0755) < 0)
+		t_skip("cannot create a cgroup under %s: %s", root, strerror(errno));
+	atexit(cg_remove);
+	rules_path(rules, sizeof rules);
+	snprintf(line, sizeof line, "cgroup=/fdshare-test-%d fetch,list web\n",
+	         (int)getpid());
+	write_file(rules, line);
+	th_start(&h, args);
+	c = th_connect(&h);
+	mkpipe(p);
+	CHECK(fdshare_store(c, "web", &p[0], 1, 0, 0) == 0);
+	CHECK_EQ(as_uid(&h, 1001, "web", EACCES, EACCES, 0), 0); /* not in it */
+	CHECK(pipe2(go, O_CLOEXEC) == 0);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		char x;
+
+		alarm(30);
+		close(go[1]);
+		if (read(go[0], &x, 1) != 1)
+			_exit(20);
+		_exit(as_uid(&h, 1001, "web", 0, EACCES, 1));
+	}
+	close(go[0]);
+	snprintf(procs, sizeof procs, "%s/cgroup.procs", cg);
+	snprintf(line, sizeof line, "%d\n", (int)pid);
+	{
+		int fd = open(procs, O_WRONLY | O_CLOEXEC);
+		int moved = fd >= 0 && write(fd, line, strlen(line)) > 0;
+
+		if (fd >= 0)
+			close(fd);
+		CHECK_EQ(write(go[1], "x", 1), 1);
+		close(go[1]);
+		if (!moved) {
+			t_wait(pid);
+			rmdir(cg);
+			close(p[0]);
+			close(p[1]);
+			fdshare_holder_close(c);
+			th_stop(&h);
+			t_skip("cannot move a process into %s", cg);
+		}
+	}
+	CHECK_EQ(t_wait(pid), 0);
+	rmdir(cg);
+	close(p[0]);
+	close(p[1]);
+	fdshare_holder_close(c);
+	CHECK_EQ(th_stop(&h), 0);
+	rules_dir_remove();
+}
+
+TEST(stale_replaced_live_refused)
+{
+	struct th h, h2;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct fdshare_holder *c;
+	pid_t pid;
+	int s;
+
+	th_start(&h, NULL);
+	CHECK_EQ(th_stop(&h), 0);
+	/* A stale socket file: bound, then its listener gone. */
+	CHECK(mkdir(h.dir, 0755) == 0);
+	strcpy(sun.sun_path, h.sock);
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK(bind(s, (struct sockaddr *)&sun, sizeof sun) == 0);
+	close(s);
+	h.pid = th_spawn(&h, NULL, 0);
+	c = th_connect(&h);
+	CHECK(fdshare_holder_ping(c, &pid) == 0);
+	CHECK_EQ(pid, h.pid);
+	/* A second holder on the same live path refuses to start. */
+	h2 = h;
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, 2);
+		execl(th_fdshare(), "fdshare", "holder", "--socket", h2.sock, (char *)NULL);
+		_exit(127);
+	}
+	CHECK_EQ(t_wait(pid), 1);
+	CHECK(fdshare_holder_ping(c, &pid) == 0); /* the first one still serves */
+	fdshare_holder_close(c);
+	CHECK_EQ(th_stop(&h), 0);
+}
+
+TEST(sigterm_exits_zero_and_removes_socket)
+{
+	struct th h;
+	struct fdshare_holder *c;
+	char sock[128];
+	int p[2];
+
+	th_start(&h, NULL);
+	c = th_connect(&h);
+	mkpipe(p);
+	CHECK(fdshare_store(c, "a", p, 2, 0, 0) == 0);
+	close(p[1]);
+	strcpy(sock, h.sock);
+	fdshare_holder_close(c);
+	kill(h.pid, SIGTERM);
+	CHECK_EQ(t_wait(h.pid), 0);
+	CHECK(access(sock, F_OK) < 0);
+	/* It closed what it held: the pipe has no writer left. */
+	{
+		char b;
+
+		CHECK_EQ(read(p[0], &b, 1), 0);
+	}
+	close(p[0]);
+	th_cleanup(&h);
+}

@@ -1,0 +1,278 @@
+/*
+ * Shared by the holder's tests: run the real daemon ($BUILD/fdshare
+ * holder) in a temporary directory, wait for --ready-fd, stop it with
+ * SIGTERM; count its open fds; act as another uid in a child.
+ */
+#ifndef TEST_HOLDER_H
+#define TEST_HOLDER_H
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fdshare.h"
+#include "t.h"
+
+struct th {
+	pid_t pid;
+	char dir[64];
+	char sock[128];
+	char log[128];
+};
+
+/*
+ * Holders still running: a failed CHECK leaves the test at once, so they
+ * are killed (and their directories removed) at the next start and at exit.
+ */
+#define TH_LIVE 8
+static struct th th_live[TH_LIVE];
+static void th_cleanup(struct th *h);
+
+static void th_reap_all(void)
+{
+	for (int i = 0; i < TH_LIVE; i++)
+		if (th_live[i].dir[0]) {
+			if (th_live[i].pid > 0) {
+				kill(th_live[i].pid, SIGKILL);
+				waitpid(th_live[i].pid, NULL, 0);
+			}
+			th_cleanup(&th_live[i]);
+			th_live[i].dir[0] = '\0';
+		}
+}
+
+static inline void th_track(const struct th *h, int on)
+{
+	static int registered;
+
+	if (!registered) {
+		atexit(th_reap_all);
+		registered = 1;
+	}
+	for (int i = 0; i < TH_LIVE; i++)
+		if (on ? th_live[i].dir[0] == '\0' : strcmp(th_live[i].dir, h->dir) == 0) {
+			if (on)
+				th_live[i] = *h;
+			else
+				th_live[i].dir[0] = '\0';
+			return;
+		}
+}
+
+static inline void th_sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static inline const char *th_fdshare(void)
+{
+	static char path[4096];
+	const char *build = getenv("BUILD");
+
+	snprintf(path, sizeof path, "%s/fdshare", build ? build : "build");
+	return path;
+}
+
+/* Wait for the newline of --ready-fd; 0, or -1 if the holder died first. */
+static inline int th_wait_ready(int rfd)
+{
+	struct pollfd p = { .fd = rfd, .events = POLLIN };
+	char c;
+
+	if (poll(&p, 1, 20000) != 1 || read(rfd, &c, 1) != 1)
+		return -1;
+	return c == '\n' ? 0 : -1;
+}
+
+/* Start a holder on the path h->sock (made up unless already set). */
+static inline pid_t th_spawn(struct th *h, const char *const *extra, rlim_t nofile)
+{
+	char *argv[40];
+	int p[2], n = 0;
+	pid_t pid;
+
+	CHECK(pipe2(p, O_CLOEXEC) == 0);
+	argv[n++] = (char *)th_fdshare();
+	argv[n++] = "holder";
+	argv[n++] = "--socket";
+	argv[n++] = h->sock;
+	argv[n++] = "--ready-fd";
+	argv[n++] = "3";
+	for (; extra && *extra && n < 38; extra++)
+		argv[n++] = (char *)*extra;
+	argv[n] = NULL;
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int log = open(h->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+		if (nofile) {
+			struct rlimit rl = { nofile, nofile };
+
+			if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+				_exit(77);
+		}
+		if (log >= 0)
+			dup2(log, 2);
+		if (p[1] == 3)
+			fcntl(3, F_SETFD, 0);
+		else
+			dup2(p[1], 3);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(p[1]);
+	if (th_wait_ready(p[0]) < 0) {
+		close(p[0]);
+		kill(pid, SIGKILL);
+		t_wait(pid);
+		CHECK(!"the holder did not become ready (see its log)");
+	}
+	close(p[0]);
+	return pid;
+}
+
+static inline void th_start_nofile(struct th *h, const char *const *extra, rlim_t nofile)
+{
+	char tmpl[] = "/tmp/fdshare-holder.XXXXXX";
+
+	CHECK(mkdtemp(tmpl) != NULL);
+	CHECK(chmod(tmpl, 0755) == 0);
+	snprintf(h->dir, sizeof h->dir, "%s", tmpl);
+	snprintf(h->sock, sizeof h->sock, "%s/h.sock", tmpl);
+	snprintf(h->log, sizeof h->log, "%s/log", tmpl);
+	h->pid = 0;
+	th_track(h, 1); /* the directory, if the holder does not start */
+	h->pid = th_spawn(h, extra, nofile);
+	th_track(h, 0);
+	th_track(h, 1);
+}
+
+static inline void th_start(struct th *h, const char *const *extra)
+{
+	th_start_nofile(h, extra, 0);
+}
+
+/* Remove the directory and whatever the test left in it. */
+static void th_cleanup(struct th *h)
+{
+	DIR *d = opendir(h->dir);
+	struct dirent *e;
+	char path[sizeof h->dir + sizeof e->d_name + 2];
+
+	if (d) {
+		while ((e = readdir(d)))
+			if (e->d_name[0] != '.' || (e->d_name[1] && e->d_name[1] != '.')) {
+				snprintf(path, sizeof path, "%s/%s", h->dir, e->d_name);
+				unlink(path);
+			}
+		closedir(d);
+	}
+	rmdir(h->dir);
+}
+
+/* SIGTERM, and the exit status (bounded: SIGKILL after 20 s). */
+static inline int th_stop(struct th *h)
+{
+	int st = -1;
+
+	kill(h->pid, SIGTERM);
+	for (int i = 0; i < 2000; i++) {
+		pid_t r = waitpid(h->pid, &st, WNOHANG);
+
+		if (r == h->pid)
+			break;
+		if (i == 1999) {
+			kill(h->pid, SIGKILL);
+			st = t_wait(h->pid) << 8;
+			break;
+		}
+		th_sleep_ms(10);
+	}
+	th_track(h, 0);
+	th_cleanup(h);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static inline int th_count_fds(pid_t pid)
+{
+	char path[64];
+	DIR *d;
+	struct dirent *e;
+	int n = 0;
+
+	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* The holder's fd count back to want within 5 s (it works asynchronously). */
+static inline int th_fds_settle(pid_t pid, int want)
+{
+	int n = -1;
+
+	for (int i = 0; i < 500; i++) {
+		n = th_count_fds(pid);
+		if (n == want)
+			break;
+		th_sleep_ms(10);
+	}
+	return n;
+}
+
+static inline struct fdshare_holder *th_connect(const struct th *h)
+{
+	struct fdshare_holder *c = fdshare_holder_connect(h->sock);
+
+	CHECK(c != NULL);
+	return c;
+}
+
+/* In a child: become uid (and gid) u, no supplementary groups. */
+static inline void th_become(uid_t u)
+{
+	if (setgroups(0, NULL) < 0 || setresgid(u, u, u) < 0 || setresuid(u, u, u) < 0)
+		_exit(98);
+}
+
+static inline int th_same_file(int a, int b)
+{
+	struct stat x, y;
+
+	return fstat(a, &x) == 0 && fstat(b, &y) == 0 && x.st_dev == y.st_dev &&
+	       x.st_ino == y.st_ino;
+}
+
+/* How many entries LIST shows the caller. */
+static inline long th_list_count(struct fdshare_holder *c, const char *prefix)
+{
+	struct fdshare_list l;
+	long n;
+
+	if (fdshare_list(c, prefix, &l) < 0)
+		return -1;
+	n = (long)l.n;
+	fdshare_list_free(&l);
+	return n;
+}
+
+#endif
