@@ -27,7 +27,7 @@ static const char holder_help[] =
 "  --max-fds N        fds held in all (default: RLIMIT_NOFILE less a reserve)\n"
 "  --quota N          fds held per owner uid (default: --max-fds)\n"
 "  --max-clients N    connections at once (default 1024)\n"
-"  --max-request B    payload bytes of one request (default 1048576)\n"
+"  --max-request BYTES payload bytes of one request (default 1048576)\n"
 "  --timeout MS       drop a client that leaves a request half sent, or its\n"
 "                     replies unread, this long (default 5000; 0: never)\n"
 "  --mode OCTAL       socket mode (default 0600; 0666: a service for all)\n"

@@ -18,7 +18,7 @@ static const char recv_help[] =
 "Create the Unix socket SOCKET, accept one 'fdshare send', receive its\n"
 "descriptors and run CMD with them at fd 3, 4, ... and LISTEN_FDS,\n"
 "LISTEN_PID and LISTEN_FDNAMES set.  SOCKET is removed before CMD runs and\n"
-"on every error, timeout, SIGINT or SIGTERM.  A stale socket file nobody\n"
+"on every error, timeout, SIGINT, SIGTERM or SIGHUP.  A stale socket file nobody\n"
 "listens on is replaced; a live socket or any other file is an error.\n"
 "\n"
 "SOCKET has mode 0600, and a sender whose uid is neither ours nor root is\n"

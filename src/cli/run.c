@@ -17,14 +17,15 @@
 #include "run.h"
 
 static const char run_help[] =
-"usage: fdshare run [--holder [--socket PATH] [--store-prefix P]] [--ready]\n"
-"                   [--ready-timeout SEC] [--stop-timeout SEC] [--fdstore-max N]\n"
+"usage: fdshare run [--holder [--socket PATH] [--store-prefix P]]\n"
+"                   [--ready [--ready-timeout SEC]] [--stop-timeout SEC] [--fdstore-max N]\n"
 "                   [--backlog N] [--mode OCTAL] [ADDR[=NAME]...] -- CMD [ARG...]\n"
 "\n"
 "Make the sockets as 'fdshare listen' does and keep CMD running with them:\n"
 "restart it when it exits (after 0.1 s, doubling up to 5 s while it keeps\n"
 "dying within a second).  SIGHUP starts a new CMD beside the old one, waits\n"
-"until it is ready, then sends the old one SIGTERM: both accept on the same\n"
+"until it is ready (with --ready; else not at all), then sends the old one\n"
+"SIGTERM: both accept on the same\n"
 "sockets meanwhile, so no client is refused.  SIGTERM or SIGINT stops CMD\n"
 "(SIGKILL after --stop-timeout; a second signal kills at once) and exits 0.\n"
 "\n"
