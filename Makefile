@@ -38,7 +38,7 @@ MANDIR     ?= $(PREFIX)/share/man
 PCDIR      ?= $(LIBDIR)/pkgconfig
 MANPAGES   := $(sort $(wildcard docs/*.[1-8] docs/man/*.[1-8]))
 
-.PHONY: all check demo clean install uninstall
+.PHONY: all check demo clean install uninstall FORCE
 all: $(STATIC) $(SHARED) $(CLI)
 
 $(BUILD)/obj/lib/%.o: src/lib/%.c include/fdshare.h $(wildcard src/lib/*.h)
@@ -87,7 +87,8 @@ $(BUILD)/tests/aux/sd_%: tests/aux/sd_%.c $(STATIC) include/fdshare.h
 check: all $(TEST_BIN) $(AUX_BIN)
 	@BUILD=$(BUILD) PYTHON=$(PYTHON) SANITIZE=$(SANITIZE) CC=$(CC) tests/run.sh
 
-$(BUILD)/fdshare.pc: fdshare.pc.in Makefile
+# Remade every time: its paths depend on PREFIX and LIBDIR of this call.
+$(BUILD)/fdshare.pc: fdshare.pc.in FORCE
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 

@@ -355,6 +355,21 @@ int fdshare_list_fdinfo(const struct fdshare_list *list, size_t entry, size_t i,
                         struct fdshare_fdinfo *info);
 void fdshare_list_free(struct fdshare_list *list);
 
+/*
+ * Refusing descriptors at the door.
+ * [section owned by src/lib/refuse.c]
+ *
+ * fdshare_refuse_fds: turns SO_PASSRIGHTS off on a Unix socket (Linux
+ * 6.16+): from then on a peer's send with descriptors attached fails with
+ * EPERM in the peer (nothing is sent, nothing is in flight towards this
+ * socket), while sends without descriptors go through.  Set on a
+ * listening socket, every connection accepted from it refuses too.
+ * Errors: ENOPROTOOPT on an older kernel (the caller carries on: its
+ * receives close any descriptor that arrives anyway), EOPNOTSUPP for a
+ * socket that is not AF_UNIX, ENOTSOCK, EBADF.
+ */
+int fdshare_refuse_fds(int sock);
+
 #ifdef __cplusplus
 }
 #endif
