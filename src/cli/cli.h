@@ -54,6 +54,14 @@ int cli_uint(const char *cmd, const char *what, const char *s, unsigned int max,
 int cli_sockaddr(const char *cmd, const char *path, struct sockaddr_un *sun);
 
 /*
+ * "fdshare: CMD: cannot create PATH: strerror(err) (HINT)" for a socket
+ * path that sockpath_check or sockpath_listen (src/lib/sockpath.h) refused
+ * or failed to make, the hint saying why and what to do; returns 1.
+ */
+struct sockpath;
+int cli_sockpath_fail(const char *cmd, const struct sockpath *sp, int err);
+
+/*
  * Exec argv with fds at 3, 4, ... and LISTEN_* set (fdshare_exec).  Returns
  * only on failure, after the error line: 127 not found, 126 otherwise.
  */

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "holder_cli.h"
 #include "../holder/holder.h"
+#include "../lib/sockpath.h"
 
 static const char holder_help[] =
 "usage: fdshare holder [--socket PATH] [--rules FILE] [--max-fds N]\n"
@@ -22,7 +23,9 @@ static const char holder_help[] =
 "\n"
 "  --socket PATH      default $FDSHARE_SOCKET, else\n"
 "                     $XDG_RUNTIME_DIR/fdshare/holder.sock, else\n"
-"                     /run/fdshare/holder.sock\n"
+"                     /run/fdshare/holder.sock (that directory made private);\n"
+"                     a symlink, a file or a live socket there is refused,\n"
+"                     and so is a directory others may write to (unless sticky)\n"
 "  --rules FILE       grants beyond 'owner and root' (reloaded on SIGHUP)\n"
 "  --max-fds N        fds held in all (default: RLIMIT_NOFILE less a reserve)\n"
 "  --quota N          fds held per owner uid (default: --max-fds)\n"
@@ -176,18 +179,30 @@ static int numbers(const struct holder_args *a, struct config *cf)
 	return 0;
 }
 
-/* The default path's directory ($XDG_RUNTIME_DIR/fdshare) may not exist yet. */
-static void make_parent(const char *path)
+/*
+ * The default path's directory ($XDG_RUNTIME_DIR/fdshare, /run/fdshare):
+ * made 0700, or 0711 when the socket's mode lets others connect (they may
+ * reach the socket, not list or change the directory); if it exists, it
+ * must be ours and writable by nobody else.
+ */
+static int private_dir(const char *path, mode_t sock_mode)
 {
-	char dir[sizeof ((struct sockaddr_un *)0)->sun_path];
+	char dir[sizeof ((struct sockaddr_un *)0)->sun_path], what[sizeof dir + 32];
 	char *slash;
 
 	snprintf(dir, sizeof dir, "%s", path);
 	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		mkdir(dir, 0755);
-	}
+	if (slash == NULL || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (sockpath_mkdir(dir, sock_mode & 077 ? 0711 : 0700) == 0)
+		return 0;
+	snprintf(what, sizeof what, "cannot use the directory %s", dir);
+	return cli_fail("holder", what, errno, errno == EPERM ?
+	                "it must be ours and writable by nobody else: fix or remove it, "
+	                "or give --socket PATH" : errno == ELOOP ?
+	                "it is a symbolic link: remove it, or give --socket PATH" :
+	                "give --socket PATH in a directory of yours");
 }
 
 int cmd_holder(int argc, char **argv)
@@ -225,7 +240,8 @@ int cmd_holder(int argc, char **argv)
 		                "give --socket PATH");
 	} else {
 		cf.socket = path;
-		make_parent(path);
+		if (private_dir(path, cf.mode) != 0)
+			return 1;
 	}
 	cf.rules_path = a.rules;
 	cf.takeover = a.takeover;

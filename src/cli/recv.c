@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "../lib/sockpath.h"
 
 static const char recv_help[] =
 "usage: fdshare recv [--timeout SEC] [--any-user] SOCKET -- CMD [ARG...]\n"
@@ -19,7 +19,8 @@ static const char recv_help[] =
 "descriptors and run CMD with them at fd 3, 4, ... and LISTEN_FDS,\n"
 "LISTEN_PID and LISTEN_FDNAMES set.  SOCKET is removed before CMD runs and\n"
 "on every error, timeout, SIGINT, SIGTERM or SIGHUP.  A stale socket file nobody\n"
-"listens on is replaced; a live socket or any other file is an error.\n"
+"listens on is replaced; a live socket, a symbolic link or any other file\n"
+"is an error, and so is a directory others may write to (unless sticky).\n"
 "\n"
 "SOCKET has mode 0600, and a sender whose uid is neither ours nor root is\n"
 "refused (logged on stderr; recv keeps waiting).\n"
@@ -32,7 +33,7 @@ static const char recv_help[] =
 static const int caught[] = { SIGINT, SIGTERM, SIGHUP };
 #define NCAUGHT (sizeof caught / sizeof *caught)
 
-static char bound_path[sizeof ((struct sockaddr_un *)0)->sun_path];
+static struct sockpath sock; /* static: the signal handler removes it */
 static volatile sig_atomic_t bound;
 static struct sigaction saved[NCAUGHT];
 
@@ -40,7 +41,7 @@ static struct sigaction saved[NCAUGHT];
 static void on_signal(int sig)
 {
 	if (bound)
-		unlink(bound_path);
+		sockpath_unlink(&sock);
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
@@ -77,77 +78,33 @@ static void unbind(void)
 
 	block_signals(&old);
 	if (bound)
-		unlink(bound_path);
+		sockpath_unlink(&sock);
 	bound = 0;
 	for (size_t i = 0; i < NCAUGHT; i++)
 		sigaction(caught[i], &saved[i], NULL);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
-/* An existing SOCKET may be replaced only when it is a stale socket. */
-static int clear_stale(const struct sockaddr_un *sun)
+/*
+ * The socket, made safely (sockpath.h): a stale one replaced, a symlink,
+ * a live socket or any other file refused; mode 0600 (0666) from the
+ * start.  Signals wait until bound says whether there is one to remove.
+ */
+static int make_listener(const char *path, int any_user, int *lsock)
 {
-	char what[160];
-	struct stat st;
-	int probe, r;
-
-	if (lstat(sun->sun_path, &st) < 0)
-		return 0;
-	snprintf(what, sizeof what, "cannot create %s", sun->sun_path);
-	if (!S_ISSOCK(st.st_mode))
-		return cli_fail("recv", what, EEXIST,
-		                "it exists and is not a socket: remove it or choose another path");
-	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (probe < 0)
-		return cli_fail("recv", what, errno, "see fdshare(1)");
-	r = connect(probe, (const struct sockaddr *)sun, sizeof *sun);
-	if (r == 0 || errno != ECONNREFUSED) {
-		int err = r == 0 ? EADDRINUSE : errno;
-
-		close(probe);
-		return cli_fail("recv", what, err, r == 0
-		                ? "a process is listening on it: stop it or choose another path"
-		                : "check the path and its permissions");
-	}
-	close(probe);
-	if (unlink(sun->sun_path) < 0 && errno != ENOENT)
-		return cli_fail("recv", what, errno, "remove the stale socket by hand");
-	return 0;
-}
-
-/* Bound and listening, with the mode set by umask: no looser moment. */
-static int make_listener(const struct sockaddr_un *sun, int any_user, int *lsock)
-{
-	char what[160];
 	sigset_t old;
-	mode_t mask;
-	int s, r, err;
+	int r, err;
 
-	if (clear_stale(sun) != 0)
-		return 1;
-	snprintf(what, sizeof what, "cannot create %s", sun->sun_path);
-	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (s < 0)
-		return cli_fail("recv", what, errno, "see fdshare(1)");
-	memcpy(bound_path, sun->sun_path, sizeof bound_path);
+	if (sockpath_check(&sock, path, 0) < 0)
+		return cli_sockpath_fail("recv", &sock, errno);
 	block_signals(&old);
-	mask = umask(any_user ? 0111 : 0177);
-	r = bind(s, (const struct sockaddr *)sun, sizeof *sun);
+	r = sockpath_listen(&sock, any_user ? 0666 : 0600, (gid_t)-1, 16, 0);
 	err = errno;
-	umask(mask);
 	bound = r == 0;
 	sigprocmask(SIG_SETMASK, &old, NULL);
-	if (r < 0) {
-		close(s);
-		return cli_fail("recv", what, err, "check the directory exists and is writable");
-	}
-	if (listen(s, 16) < 0) {
-		err = errno;
-		close(s);
-		unbind();
-		return cli_fail("recv", what, err, "see fdshare(1)");
-	}
-	*lsock = s;
+	if (r < 0)
+		return cli_sockpath_fail("recv", &sock, err);
+	*lsock = sock.fd;
 	return 0;
 }
 
@@ -322,7 +279,7 @@ int cmd_recv(int argc, char **argv)
 	if (timeout)
 		deadline = now_ms() + 1000LL * sec;
 	catch_signals();
-	if (make_listener(&sun, any_user, &lsock) != 0)
+	if (make_listener(sun.sun_path, any_user, &lsock) != 0)
 		return 1;
 	rc = accept_one(lsock, any_user, deadline, &msg);
 	close(lsock);

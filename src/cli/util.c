@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "../lib/sockpath.h"
 
 extern char **environ;
 
@@ -158,6 +159,40 @@ int cli_sockaddr(const char *cmd, const char *path, struct sockaddr_un *sun)
 	sun->sun_family = AF_UNIX;
 	memcpy(sun->sun_path, path, len + 1);
 	return 0;
+}
+
+static const char *sockpath_hint(int failed, int err)
+{
+	if (failed == SP_DIR)
+		return err == EPERM ? "its directory is writable by others and not sticky: "
+		       "use a directory only you can write to" :
+		       "check the directory exists and can be searched";
+	switch (err) {
+	case ELOOP:
+		return "it is a symbolic link: remove it or choose another path";
+	case EEXIST:
+		return failed == SP_PATH ? "it exists and is not a socket: remove it or "
+		       "choose another path" : "it changed meanwhile: try again";
+	case EADDRINUSE:
+		return failed == SP_PATH ? "a process is listening on it: stop it or "
+		       "choose another path" : "it was created meanwhile: try again";
+	case EISDIR:
+		return "give the path of a socket file, not of a directory";
+	case EPERM:
+		if (failed == SP_SOCKET)
+			return "the group must be one of yours (or run as root)";
+		break;
+	}
+	return failed == SP_PATH ? "check the path and its permissions" :
+	       "check the directory exists and is writable";
+}
+
+int cli_sockpath_fail(const char *cmd, const struct sockpath *sp, int err)
+{
+	char what[sizeof sp->path + 16];
+
+	snprintf(what, sizeof what, "cannot create %s", sp->path);
+	return cli_fail(cmd, what, err, sockpath_hint(sp->failed, err));
 }
 
 int cli_fdname_ok(const char *name, size_t len)

@@ -108,6 +108,34 @@ static void outframe_free(struct outframe *o)
 	free(o);
 }
 
+/*
+ * The fds a request may bring: what --max-fds leaves once the store and
+ * the other requests in flight are counted, and some of what the client's
+ * uid holds (a REPLACE gives it back); and the fds the holder may receive
+ * before it knows what for (FD_SLACK).  A client that stalls with fds in
+ * flight cannot make the holder run out of descriptors.
+ */
+static void set_fd_room(struct holder *h, struct conn *c)
+{
+	size_t held = h->store.fds, max = h->cf.max_fds;
+	size_t credit = store_uid_fds(&h->store, c->peer.uid);
+	size_t used = held + h->claimed - c->claimed;
+
+	if (credit > FD_SLACK)
+		credit = FD_SLACK;
+	c->rd.fd_room = used < max + credit ? max + credit - used : 0;
+	used = held + h->claimed;
+	c->rd.fd_allow = used < max + FD_SLACK ? max + FD_SLACK - used : 0;
+}
+
+static void claim_update(struct holder *h, struct conn *c)
+{
+	size_t now = reader_fds_claimed(&c->rd);
+
+	h->claimed = h->claimed - c->claimed + now;
+	c->claimed = now;
+}
+
 void conn_close(struct holder *h, struct conn *c)
 {
 	if (c->dead)
@@ -120,6 +148,7 @@ void conn_close(struct holder *h, struct conn *c)
 	close(c->fd);
 	close_keep_errno(c->peer.pidfd);
 	reader_reset(&c->rd);
+	claim_update(h, c);
 	while (c->out) {
 		struct outframe *o = c->out;
 
@@ -300,8 +329,9 @@ static void read_requests(struct holder *h, struct conn *c)
 	for (int i = 0; i < FRAMES_PER_EVENT && !c->dead && c->out == NULL; i++) {
 		int r;
 
-		c->rd.fd_room = h->cf.max_fds; /* the handlers check precisely */
+		set_fd_room(h, c); /* the handlers check precisely */
 		r = reader_step(&c->rd, c->fd);
+		claim_update(h, c);
 
 		if (r == READ_MORE) {
 			if (reader_busy(&c->rd))
@@ -312,7 +342,11 @@ static void read_requests(struct holder *h, struct conn *c)
 		}
 		timer_unlink(h, c);
 		if (r != READ_FRAME) {
-			if (r < 0)
+			if (r < 0 && errno == ECHRNG)
+				hlog(h, "client pid %d uid %u: more fds than the holder has "
+				     "room for, dropped", (int)c->peer.pid,
+				     (unsigned)c->peer.uid);
+			else if (r < 0)
 				hlog(h, "client pid %d uid %u: bad request: %s, dropped",
 				     (int)c->peer.pid, (unsigned)c->peer.uid,
 				     strerror(errno));
@@ -320,8 +354,10 @@ static void read_requests(struct holder *h, struct conn *c)
 			return;
 		}
 		ops_dispatch(h, c);
-		if (!c->dead)
+		if (!c->dead) {
 			reader_reset(&c->rd);
+			claim_update(h, c);
+		}
 	}
 }
 

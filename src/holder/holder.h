@@ -8,6 +8,7 @@
 
 #include "fdshare.h"
 #include "../lib/holder_proto.h"
+#include "../lib/sockpath.h"
 
 /* What an epoll event's data.ptr points to: the first member says. */
 enum { W_LISTEN = 1, W_SIGNAL, W_CONN, W_ENTRY };
@@ -25,7 +26,8 @@ struct reader {
 	size_t nseen;      /* fds received, kept or (refused) closed */
 	int stage;         /* R_IDLE, R_HEADER, R_PAYLOAD, R_CARRIERS */
 	uint32_t refuse;   /* a wire code: payload and fds read and dropped */
-	size_t fd_room;    /* fds the holder may still take (--max-fds) */
+	size_t fd_room;    /* fds this request may bring (--max-fds) */
+	size_t fd_allow;   /* fds not claimed yet that may still be received */
 };
 enum { R_IDLE, R_HEADER, R_PAYLOAD, R_CARRIERS };
 enum { READ_MORE = 0, READ_FRAME = 1, READ_EOF = 2 };
@@ -33,6 +35,18 @@ enum { READ_MORE = 0, READ_FRAME = 1, READ_EOF = 2 };
 int reader_step(struct reader *r, int sock);
 void reader_reset(struct reader *r);  /* closes fds not taken, frees data */
 int reader_busy(const struct reader *r);
+/* The fds the request claims: those come so far, or all it announced. */
+size_t reader_fds_claimed(const struct reader *r);
+
+/*
+ * Descriptors received beyond --max-fds: the held ones, those claimed by
+ * requests in flight and those of the request being read stay within
+ * --max-fds + FD_SLACK (one chunk of a refused frame, closed as it comes).
+ * RLIMIT_NOFILE keeps 2 * FD_SLACK over --max-fds (a receive may install
+ * some fds past its buffer before they are closed), and a client that
+ * would take the holder past that is dropped.
+ */
+#define FD_SLACK FDSHARE_MAX_FDS
 
 /* ---- request.c: frame payload -> request (pure, for the fuzzer) ---- */
 struct hitem {
@@ -150,6 +164,7 @@ struct conn {
 	int dead;
 	int takeover;        /* the new holder's connection */
 	uint32_t last_code;  /* of the last reply, for the log */
+	size_t claimed;      /* fds its request in flight claims */
 };
 
 /* ---- the daemon ---- */
@@ -169,12 +184,12 @@ struct holder {
 	struct config cf;
 	int epfd, lfd, sigfd, reserve_fd;
 	int listen_kind, signal_kind;
-	dev_t sock_dev;
-	ino_t sock_ino;
+	struct sockpath sp; /* the socket file, removed at the end if ours */
 	struct store store;
 	struct rules rules;
 	struct conn *conns, *thead, *ttail;
 	size_t nconns;
+	size_t claimed;     /* fds of the requests in flight, all clients */
 	struct entry *limbo_e;
 	struct conn *limbo_c, *moved_by;
 	int state;

@@ -15,7 +15,6 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -54,16 +53,13 @@ int holder_listen_add(struct holder *h)
 /* Stop accepting: the socket file goes too, if it is still ours. */
 void holder_listen_stop(struct holder *h)
 {
-	struct stat st;
-
 	if (h->lfd < 0)
 		return;
 	epoll_ctl(h->epfd, EPOLL_CTL_DEL, h->lfd, NULL);
 	close(h->lfd);
 	h->lfd = -1;
-	if (h->state == H_RUN && stat(h->cf.socket, &st) == 0 &&
-	    st.st_dev == h->sock_dev && st.st_ino == h->sock_ino)
-		unlink(h->cf.socket);
+	if (h->state == H_RUN)
+		sockpath_unlink(&h->sp);
 }
 
 /* Over --max-clients or out of fds: say so, then hang up. */

@@ -22,6 +22,26 @@ int reader_busy(const struct reader *r)
 	return r->stage != R_IDLE || r->hlen > 0;
 }
 
+/* Past a header it accepted, the reader expects the fds it announced. */
+static int announced(const struct reader *r)
+{
+	return !r->refuse && (r->stage == R_PAYLOAD || r->stage == R_CARRIERS);
+}
+
+/* A refused frame's fds are closed as they come: it claims none. */
+size_t reader_fds_claimed(const struct reader *r)
+{
+	if (r->refuse)
+		return 0;
+	return announced(r) ? r->nfds : r->nfds_got;
+}
+
+/* Only STORE and RESTORE carry fds (and types unknown, refused later). */
+static int carries_no_fds(uint32_t type)
+{
+	return type >= HP_FETCH && type <= HP_PING && type != HP_RESTORE;
+}
+
 void reader_reset(struct reader *r)
 {
 	close_fds(r->fds, r->nfds_got);
@@ -55,6 +75,8 @@ static int keep_fds(struct reader *r, const int *fds, size_t n)
 		close_fds(fds, n); /* counted, not kept */
 		return 0;
 	}
+	if (!announced(r))
+		r->fd_allow -= n < r->fd_allow ? n : r->fd_allow;
 	if (r->nfds_got + n > r->fds_cap) {
 		size_t cap = r->nfds_got + n < 8 ? 8 : r->nfds_got + n;
 
@@ -82,6 +104,10 @@ static ssize_t read_some(struct reader *r, int sock, void *buf, size_t len)
 	size_t room = fd_limit(r) - r->nseen, got;
 	ssize_t n;
 
+	/* More than that: the chunk is cut (ECHRNG), the client dropped. */
+	if (!announced(r) && room > r->fd_allow)
+		room = r->fd_allow;
+
 	n = fds_recvmsg(sock, &iov, 1, fds, room < FDSHARE_MAX_FDS ? room : FDSHARE_MAX_FDS,
 	                &got, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 	if (n < 0)
@@ -101,6 +127,8 @@ static int got_header(struct reader *r)
 	}
 	if (r->len > r->max_len)
 		r->refuse = HP_EMSGSIZE;
+	else if (r->nfds > 0 && carries_no_fds(r->type))
+		r->refuse = HP_EPROTO;
 	else if (r->nfds > r->fd_room)
 		r->refuse = HP_EMFILE;
 	r->carriers = frame_carriers(r->nfds);

@@ -1,7 +1,8 @@
 /*
  * Starting the holder: descriptor limit, signals, rules, the socket
- * (bound under a temporary name, then renamed over the path, so the path
- * always leads to a live holder), readiness, then the loop.
+ * (checked and made by sockpath.h: bound under a temporary name, then
+ * renamed over the path, so the path always leads to a live holder),
+ * readiness, then the loop.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,11 +14,11 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "holder.h"
+#include "../cli/cli.h"
 #include "../lib/internal.h"
 
 #define RULES_MAX (1024 * 1024)
@@ -63,7 +64,7 @@ int holder_load_rules(struct holder *h, int at_start)
 static int raise_nofile(struct holder *h)
 {
 	struct rlimit rl;
-	size_t reserve = h->cf.max_clients + FD_RESERVE;
+	size_t reserve = h->cf.max_clients + FD_RESERVE + 2 * FD_SLACK;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return -1;
@@ -121,56 +122,36 @@ static int sockaddr_of(const char *path, struct sockaddr_un *sun)
 	return 0;
 }
 
-/* 1 when a holder answers on path, 0 when none does (stale or absent). */
-static int live_holder(const char *path)
+/*
+ * The path checked before anything else (sockpath.h): no symlink, nothing
+ * but a stale socket, no holder answering there, unless taking over.
+ */
+static int check_socket(struct holder *h)
 {
-	struct sockaddr_un sun;
-	int fd, r;
+	int flags = h->cf.takeover ? SOCKPATH_TAKEOVER : 0;
 
-	if (sockaddr_of(path, &sun) < 0)
+	if (sockpath_check(&h->sp, h->cf.socket, flags) == 0)
 		return 0;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return 0;
-	r = connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0 || errno == EAGAIN;
-	close(fd);
-	return r;
+	if (errno == EADDRINUSE && h->sp.failed == SP_PATH)
+		hlog(h, "%s: a holder already answers there (use --takeover to replace it)",
+		     h->cf.socket);
+	else
+		cli_sockpath_fail("holder", &h->sp, errno);
+	return -1;
 }
 
-/* Bind PATH.PID, set its mode and group, listen, rename it over PATH. */
+/* Bound as PATH.PID with its mode and group, listening, renamed over PATH. */
 static int bind_socket(struct holder *h)
 {
-	struct sockaddr_un sun;
-	char tmp[sizeof sun.sun_path + 16];
-	struct stat st;
-	mode_t old;
-	int fd, r;
+	int flags = SOCKPATH_NONBLOCK | SOCKPATH_RENAME |
+	            (h->cf.takeover ? SOCKPATH_TAKEOVER : 0);
+	gid_t gid = h->cf.have_group ? h->cf.group : (gid_t)-1;
 
-	snprintf(tmp, sizeof tmp, "%s.%d", h->cf.socket, (int)getpid());
-	if (sockaddr_of(tmp, &sun) < 0) {
-		hlog(h, "%s: the path is too long for a Unix socket", h->cf.socket);
+	if (sockpath_listen(&h->sp, h->cf.mode, gid, 4096, flags) < 0) {
+		cli_sockpath_fail("holder", &h->sp, errno);
 		return -1;
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	unlink(tmp);
-	old = umask(0177);
-	r = bind(fd, (struct sockaddr *)&sun, sizeof sun);
-	umask(old);
-	if (r < 0 || chmod(tmp, h->cf.mode) < 0 ||
-	    (h->cf.have_group && chown(tmp, (uid_t)-1, h->cf.group) < 0) ||
-	    listen(fd, 4096) < 0 || stat(tmp, &st) < 0 ||
-	    rename(tmp, h->cf.socket) < 0) {
-		hlog(h, "%s: %s", r < 0 ? tmp : h->cf.socket, strerror(errno));
-		if (r == 0)
-			unlink(tmp);
-		close(fd);
-		return -1;
-	}
-	h->lfd = fd;
-	h->sock_dev = st.st_dev;
-	h->sock_ino = st.st_ino;
+	h->lfd = h->sp.fd;
 	return 0;
 }
 
@@ -199,9 +180,7 @@ static void notify_ready(struct holder *h)
 
 static int setup(struct holder *h, int *oldfd)
 {
-	struct stat st;
-
-	if (raise_nofile(h) < 0 || holder_load_rules(h, 1) < 0)
+	if (check_socket(h) < 0 || raise_nofile(h) < 0 || holder_load_rules(h, 1) < 0)
 		return -1;
 	if (store_init(&h->store) < 0)
 		return -1;
@@ -210,17 +189,8 @@ static int setup(struct holder *h, int *oldfd)
 		hlog(h, "epoll or signalfd: %s", strerror(errno));
 		return -1;
 	}
-	if (h->cf.takeover) {
-		if (takeover_fetch(h, oldfd) < 0)
-			return -1;
-	} else if (live_holder(h->cf.socket)) {
-		hlog(h, "%s: a holder already answers there (use --takeover to replace it)",
-		     h->cf.socket);
+	if (h->cf.takeover && takeover_fetch(h, oldfd) < 0)
 		return -1;
-	} else if (lstat(h->cf.socket, &st) == 0 && !S_ISSOCK(st.st_mode)) {
-		hlog(h, "%s: exists and is not a socket; not replaced", h->cf.socket);
-		return -1;
-	}
 	if (bind_socket(h) < 0 || holder_listen_add(h) < 0)
 		return -1;
 	h->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
