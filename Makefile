@@ -85,7 +85,7 @@ $(BUILD)/tests/aux/sd_%: tests/aux/sd_%.c $(STATIC) include/fdshare.h
 	$(CC) $(ALLCFLAGS) -o $@ $< $(STATIC) $(LDALL) $$(pkg-config --libs libsystemd)
 
 check: all $(TEST_BIN) $(AUX_BIN)
-	@BUILD=$(BUILD) PYTHON=$(PYTHON) SANITIZE=$(SANITIZE) CC=$(CC) tests/run.sh
+	@BUILD=$(BUILD) PYTHON=$(PYTHON) SANITIZE=$(SANITIZE) CC=$(CC) VALGRIND=$(VALGRIND) tests/run.sh
 
 # Remade every time: its paths depend on PREFIX and LIBDIR of this call.
 $(BUILD)/fdshare.pc: fdshare.pc.in FORCE

@@ -172,8 +172,19 @@ static int call(struct fdshare_holder *h, uint32_t type, const struct hp_out *re
 		if (h->fd < 0 && dial(h) < 0)
 			return -1;
 		r = fdshare_msg_send(h->fd, type, req->p, req->len, fds, nfds);
-		if (r == 0)
+		if (r == 0) {
 			r = fdshare_msg_recv(h->fd, m);
+		} else if (lost(errno)) {
+			/* Refused at the door (--max-clients) before it read a
+			 * byte: the refusal is still there to read. */
+			int err = errno;
+
+			r = fdshare_msg_recv(h->fd, m);
+			if (r <= 0) {
+				r = -1;
+				errno = err;
+			}
+		}
 		if (r == 0)
 			errno = ECONNRESET;
 		if (r <= 0) {
