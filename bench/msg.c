@@ -1,0 +1,94 @@
+/*
+ * fdshare_msg_send / fdshare_msg_recv between a parent and a forked child:
+ * framed messages, timed and counted as the anchors' one-way workloads.
+ *
+ * usage: msg WORKLOAD N FILE
+ *   msg-stream1         N frames of 16 payload bytes + 1 fd, then 'D'
+ *   msg-seqpacket1      the same over SOCK_SEQPACKET
+ *   msg10000-stream     N frames of 10,000 fds (the same fd number) and no
+ *                       payload: the library splits each into 40 chunks
+ *   msg10000-seqpacket  the same over SOCK_SEQPACKET
+ * The child checks each frame and releases it with fdshare_msg_free,
+ * which closes every fd with its own close().
+ * Prints: fdshare WORKLOAD fds_per_sec msgs_per_sec
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "fdshare.h"
+#include "bench.h"
+
+#define MSG_TYPE 7
+#define PAYLOAD "fdshare-bench-16"      /* 16 bytes */
+
+struct plan {
+	const char *name;
+	int type;
+	size_t len, nfds;
+	unsigned long long n;
+};
+
+static void receive(int sock, const void *arg)
+{
+	const struct plan *p = arg;
+	struct fdshare_msg m;
+
+	byte_put(sock, 'R');
+	for (unsigned long long i = 0; i < p->n; i++) {
+		if (fdshare_msg_recv(sock, &m) != 1)
+			die("fdshare_msg_recv");
+		if (m.type != MSG_TYPE || m.len != p->len || m.nfds != p->nfds)
+			die_proto("fdshare_msg_recv: unexpected frame");
+		fdshare_msg_free(&m);
+	}
+	byte_put(sock, 'D');
+}
+
+static double send_all(int sock, const struct plan *p, const int *fds)
+{
+	double t0 = mono_now();
+
+	for (unsigned long long i = 0; i < p->n; i++)
+		if (fdshare_msg_send(sock, MSG_TYPE, PAYLOAD, p->len, fds, p->nfds) < 0)
+			die("fdshare_msg_send");
+	if (byte_get(sock) != 'D')
+		die_proto("bad done byte");
+	return mono_now() - t0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct plan plans[] = {
+		{ "msg-stream1", SOCK_STREAM, sizeof PAYLOAD - 1, 1, 0 },
+		{ "msg-seqpacket1", SOCK_SEQPACKET, sizeof PAYLOAD - 1, 1, 0 },
+		{ "msg10000-stream", SOCK_STREAM, 0, 10000, 0 },
+		{ "msg10000-seqpacket", SOCK_SEQPACKET, 0, 10000, 0 },
+	};
+	struct plan p = { 0 };
+	int *fds, payload, sock;
+	pid_t pid;
+	double secs;
+
+	if (argc != 4)
+		die_proto("usage: msg msg-stream1|msg-seqpacket1|msg10000-stream|msg10000-seqpacket N FILE");
+	for (size_t i = 0; i < sizeof plans / sizeof plans[0]; i++)
+		if (strcmp(argv[1], plans[i].name) == 0)
+			p = plans[i];
+	if (p.name == NULL)
+		die_proto("unknown workload");
+	p.n = arg_count(argv[2]);
+	payload = open_payload(argv[3]);
+	fds = malloc(p.nfds * sizeof *fds);
+	if (fds == NULL)
+		die("malloc");
+	for (size_t k = 0; k < p.nfds; k++)
+		fds[k] = payload;
+
+	sock = fork_child(p.type, receive, &p, &pid);
+	secs = send_all(sock, &p, fds);
+	reap(pid);
+	result("fdshare", p.name, (double)p.n * (double)p.nfds, (double)p.n, secs, p.n);
+	free(fds);
+	return 0;
+}

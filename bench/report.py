@@ -1,0 +1,409 @@
+#!/usr/bin/env python3
+"""The summary of a bench/run.sh run, on stdout and as markdown.
+
+usage: report.py META RAW PROFILE_DIR OUT.md
+
+META: key=value lines from run.sh (machine, pinning, notes).  RAW: one line
+per run, "name workload fds_per_sec msgs_per_sec".  PROFILE_DIR: strace -c
+and perf outputs (may be empty).  Prints "summary ..." and "ratio ..."
+lines; writes OUT.md.
+"""
+import glob
+import os
+import statistics
+import sys
+
+# (fdshare row, anchor row, floor): the targets of issue 8.
+TARGETS = [
+    ("fdshare stream1", "raw-c stream1", 0.95),
+    ("fdshare seqpacket1", "raw-c seqpacket1", 0.95),
+    ("fdshare msg-stream1", "raw-c stream1", 0.90),
+    ("fdshare msg-seqpacket1", "raw-c stream1", 0.90),
+    ("fdshare msg10000-stream", "raw-c batch253", 0.85),
+    ("fdshare msg10000-seqpacket", "raw-c batch253", 0.85),
+    ("fdshare grab", "grab pidfd-open-getfd", 0.95),
+    ("fdshare grab-pidfd", "grab pidfd-getfd", 0.95),
+    ("fdshare-holder store+fetch", "s6-lib store+retrieve", 2.0),
+    ("fdshare-holder store+fetch-reconnect", "s6-lib store+retrieve-reconnect", 2.0),
+    ("fdshare-cli store+fetch", "s6-cli store+retrieve", 1.5),
+    ("fdshare stream1", "python stream1", 1.5),
+    ("fdshare seqpacket1", "python seqpacket1", 1.5),
+    ("fdshare batch253", "python batch253", 1.5),
+    ("fdshare pingpong1", "python pingpong1", 1.5),
+    ("fdshare msg-stream1", "python stream1", 1.5),
+    ("fdshare msg-seqpacket1", "python seqpacket1", 1.5),
+    ("fdshare msg10000-stream", "python batch253", 1.5),
+]
+
+# Same work, no target: context for the reader.
+CONTEXT = [
+    ("fdshare batch253", "raw-c batch253"),
+    ("fdshare pingpong1", "raw-c pingpong1"),
+    ("fdshare msg-seqpacket1", "raw-c seqpacket1"),
+    ("fdshare-cli store+fetch", "spawn-baseline true+true"),
+    ("fdshare-cli store+fetch", "cli-ceiling true+env-true"),
+    ("s6-cli store+retrieve", "cli-ceiling true+env-true"),
+    ("cli-ceiling true+env-true", "s6-cli store+retrieve"),
+]
+
+# What each row does, for the reader of the markdown.
+WHAT = {
+    "fdshare stream1": "fdshare_send/fdshare_recv, 1 byte + 1 fd per message",
+    "fdshare seqpacket1": "the same over SOCK_SEQPACKET",
+    "fdshare batch253": "fdshare_send/fdshare_recv, 253 fds per message",
+    "fdshare pingpong1": "fdshare_send of 1 fd, 1-byte reply per round trip",
+    "fdshare msg-stream1": "fdshare_msg_send/recv, 16-byte payload + 1 fd, SOCK_STREAM",
+    "fdshare msg-seqpacket1": "the same over SOCK_SEQPACKET",
+    "fdshare msg10000-stream": "fdshare_msg, 10,000 fds per frame (40 chunks), SOCK_STREAM",
+    "fdshare msg10000-seqpacket": "the same over SOCK_SEQPACKET",
+    "fdshare grab": "fdshare_grab (pidfd_open each time) + close",
+    "fdshare grab-pidfd": "fdshare_grab_pidfd from an open pidfd + close",
+    "fdshare-holder store+fetch": "fdshare_store + fdshare_fetch(REMOVE), one connection",
+    "fdshare-holder store+fetch-reconnect": "the same, a new connection per operation",
+    "fdshare-cli store+fetch": "`fdshare store`, then `fdshare fetch --remove NAME -- true`",
+    "cli-ceiling true+env-true": "`true`, then `env true`: the CLI cycle's processes and execs, no IPC",
+}
+
+
+def read_meta(path):
+    meta, notes = {}, []
+    for line in open(path):
+        key, _, val = line.rstrip("\n").partition("=")
+        if key == "note":
+            notes.append(val)
+        else:
+            meta[key] = val
+    return meta, notes
+
+
+def read_runs(path):
+    rows, lines = {}, []
+    for line in open(path):
+        lines.append(line.rstrip("\n"))
+        f = line.split()
+        if line.startswith("#") or len(f) != 4:
+            continue
+        rows.setdefault(f[0] + " " + f[1], []).append((float(f[2]), float(f[3])))
+    return rows, lines
+
+
+class Row:
+    def __init__(self, runs):
+        self.fds = [r[0] for r in runs]
+        self.msgs = [r[1] for r in runs]
+        self.by_fds = statistics.median(self.fds) > 0
+        col = self.fds if self.by_fds else self.msgs
+        self.med, self.lo, self.hi = statistics.median(col), min(col), max(col)
+        self.spread = 100.0 * (self.hi - self.lo) / self.med if self.med else 0.0
+        self.n = len(runs)
+
+
+def rate(x):
+    if x >= 1e6:
+        return "%.2fM" % (x / 1e6)
+    if x >= 1e3:
+        return "%.1fk" % (x / 1e3)
+    return "%.0f" % x
+
+
+# ---------------------------------------------------------------- profiles
+
+def strace_counts(path):
+    counts = {}
+    if not os.path.exists(path):
+        return counts
+    for line in open(path):
+        f = line.split()
+        if len(f) == 2 and f[1].isdigit() and f[0] not in ("total", "syscall"):
+            counts[f[0]] = int(f[1])
+    return counts
+
+
+def row_of(line_file):
+    try:
+        f = open(line_file).read().split()
+    except OSError:
+        return None
+    return f[0] + " " + f[1] if len(f) == 4 else None
+
+
+def per_op(counts, n, floor=0.05):
+    return {k: v / n for k, v in counts.items() if v / n >= floor}
+
+
+def fmt_calls(d):
+    if not d:
+        return "-"
+    items = sorted(d.items(), key=lambda kv: (-kv[1], kv[0]))
+    return ", ".join("%s %.3g" % (k, v) for k, v in items)
+
+
+def runs_of(prof, kind):
+    """(base path, row, ops) of each run of a kind, in the order made."""
+    out = []
+    for n_file in glob.glob(os.path.join(prof, kind + ".*.n")):
+        base = n_file[:-2]
+        row = row_of(base + ".line")
+        if row is not None:
+            out.append((int(base.rsplit(".", 1)[1]), base, row, float(open(n_file).read().split()[0])))
+    return [(b, r, n) for _, b, r, n in sorted(out)]
+
+
+def task_clock(path):
+    """msec of task-clock in a perf stat -x, output, None without one."""
+    for line in open(path) if os.path.exists(path) else []:
+        f = line.split(",")
+        if len(f) > 2 and "task-clock" in line:
+            try:
+                return float(f[0])
+            except ValueError:
+                return None
+    return None
+
+
+def load_cpu(prof):
+    """Median CPU µs per op of each row, from perf stat task-clock (msec)."""
+    per = {}
+    for base, row, n in runs_of(prof, "cpu"):
+        ms = [task_clock(base + ".stat"), task_clock(base + ".dstat")]
+        if ms[0] is not None:
+            per.setdefault(row, []).append(sum(m for m in ms if m) * 1000.0 / n)
+    return {k: (min(v), statistics.median(v), len(v)) for k, v in per.items()}
+
+
+def load_strace(prof):
+    out = {}
+    for base, row, n in runs_of(prof, "strace"):
+        daemon = base + ".daemon"
+        out[row] = (per_op(strace_counts(base + ".out"), n),
+                    per_op(strace_counts(daemon), n) if os.path.exists(daemon) else None)
+    return out
+
+
+def diff_calls(mine, theirs):
+    d = {}
+    for k in set(mine) | set(theirs):
+        v = mine.get(k, 0.0) - theirs.get(k, 0.0)
+        if abs(v) >= 0.05:
+            d[k] = v
+    if not d:
+        return "none"
+    return ", ".join("%+.2g %s" % (v, k) for k, v in sorted(d.items(), key=lambda kv: -abs(kv[1])))
+
+
+def load_perf(prof):
+    out = []
+    for base, row, _n in runs_of(prof, "perf"):
+        kernel, syms = 0.0, []
+        for line in open(base + ".sym") if os.path.exists(base + ".sym") else []:
+            f = line.split()
+            # "pct dso [k] symbol" in the kernel, "pct dso [.] symbol" in user space
+            if len(f) < 4 or not f[0].endswith("%"):
+                continue
+            if f[2] == "[k]":
+                kernel += float(f[0].rstrip("%"))
+            elif f[2] == "[.]":
+                syms.append("%s %s (%s)" % (f[0], " ".join(f[3:]), f[1]))
+        out.append((row, kernel, syms[:6]))
+    return out
+
+
+# ---------------------------------------------------------------- output
+
+def cpu_ratio(cpu, mine, theirs):
+    """The anchor's CPU time per op over mine (higher: mine is cheaper)."""
+    if mine in cpu and theirs in cpu:
+        return cpu[theirs][0] / cpu[mine][0]
+    return None
+
+
+def raw_c_ceiling(rows, cpu, anchor):
+    """raw-c's ratio to a Python anchor doing the same work, as text: on
+    CPU time where measured, else on the median rates."""
+    name, _, wl = anchor.partition(" ")
+    if name != "python":
+        return ""
+    c = cpu_ratio(cpu, "raw-c " + wl, anchor)
+    if c:
+        return "%.3f× (CPU)" % c
+    raw = rows.get("raw-c " + wl)
+    if raw is None or anchor not in rows:
+        return ""
+    return "%.3f×" % (raw.med / rows[anchor].med)
+
+
+
+def main():
+    meta, notes = read_meta(sys.argv[1])
+    runs, lines = read_runs(sys.argv[2])
+    prof, out = sys.argv[3], sys.argv[4]
+    rows = {k: Row(v) for k, v in runs.items()}
+
+    print("# summary columns: summary name workload fds_med fds_min fds_max "
+          "msgs_med msgs_min msgs_max runs spread%")
+    for key, r in rows.items():
+        print("summary %s %.0f %.0f %.0f %.0f %.0f %.0f %d %.1f" % (
+            key, statistics.median(r.fds), min(r.fds), max(r.fds),
+            statistics.median(r.msgs), min(r.msgs), max(r.msgs), r.n, r.spread))
+
+    md = []
+    w = md.append
+    w("# fdshare benchmark results")
+    w("")
+    w("Generated by `make bench` (bench/run.sh, bench/report.py); do not edit by hand.")
+    w("Workloads, timing and counting rules: bench/README.md and the anchors' README.")
+    w("")
+    w("## Machine and run")
+    w("")
+    for key, label in [("date", "date (UTC)"), ("fdshare", "fdshare"), ("nproc", "nproc"),
+                       ("kernel", "kernel"), ("cpu", "CPU"), ("hypervisor", "hypervisor"),
+                       ("pinning", "pinning"), ("reps", "rounds (interleaved)"),
+                       ("scale", "scale of N"), ("tools", "tools"),
+                       ("load_start", "load average before"), ("load_end", "load average after"),
+                       ("wall_seconds", "wall time (s)")]:
+        if meta.get(key):
+            w("- %s: %s" % (label, meta[key]))
+    busy = 0.0
+    for key in ("load_start", "load_end"):
+        try:
+            busy = max(busy, float(meta.get(key, "0").split()[0]))
+        except ValueError:
+            pass
+    if busy > 0.5:
+        notes.append("the machine was busy with other work (1-minute load average up to %.2f "
+                     "on %s CPUs): the numbers may be noisy; the rounds are interleaved so "
+                     "that both sides of a ratio saw the same conditions" % (busy, meta.get("nproc", "?")))
+    noisy = [k for k, r in rows.items() if r.spread > 15]
+    if len(noisy) > 4:
+        notes.append("%d of %d rows have a spread (max - min) / median over 15%%" % (len(noisy), len(rows)))
+    elif noisy:
+        notes.append("spread over 15%% in: %s" % ", ".join(noisy))
+    for n in notes:
+        w("- note: %s" % n)
+    w("")
+
+    w("## Targets (ratio of medians, same run, pinned)")
+    w("")
+    w("Ratio on fds/s (the fdshare row's over the anchor's).")
+    w("")
+    w("For a Python row, \"raw C\" is raw-c's own ratio to the same Python row: what a"
+      " library that adds nothing to the kernel primitive would reach.")
+    w("")
+    cpu = load_cpu(prof)
+    w("\"Best\" is the ratio of the two rows' fastest runs.  \"CPU\" is the ratio of their"
+      " CPU time per op (see below: the least disturbed of several runs, both processes"
+      " and the daemon counted); other work on the machine only adds to a run's wall time"
+      " and CPU time, so on a busy machine the CPU ratio is the steadier measure.  The"
+      " result is judged on the medians, as the targets say, and again on CPU time.")
+    w("")
+    w("| fdshare row | median fds/s | anchor | median fds/s | ratio | target | result | best | CPU | by CPU | raw C |")
+    w("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("# ratio columns: ratio fdshare-row / anchor-row ratio floor result [cpu-ratio cpu-result]")
+    for mine, theirs, floor in TARGETS:
+        a, b = rows.get(mine), rows.get(theirs)
+        c = cpu_ratio(cpu, mine, theirs)
+        cres = ("**%s**" % ("pass" if c >= floor else "miss")) if c else ""
+        ccol = "%.3f×" % c if c else ""
+        if a is None or b is None:
+            missing = mine if a is None else theirs
+            w("| `%s` | %s | `%s` | %s | | ≥ %.2f× | not measured (`%s` missing) | | %s | %s | |" % (
+                mine, rate(a.med) if a else "-", theirs, rate(b.med) if b else "-", floor,
+                missing, ccol, cres))
+            print("ratio %s / %s - %.2f not-measured" % (mine, theirs, floor))
+            continue
+        ratio = a.med / b.med
+        verdict = "pass" if ratio >= floor else "miss"
+        w("| `%s` | %s | `%s` | %s | %.3f× | ≥ %.2f× | **%s** | %.3f× | %s | %s | %s |" % (
+            mine, rate(a.med), theirs, rate(b.med), ratio, floor, verdict, a.hi / b.hi,
+            ccol, cres, raw_c_ceiling(rows, cpu, theirs)))
+        print("ratio %s / %s %.3f %.2f %s%s" % (mine, theirs, ratio, floor, verdict,
+                                             " %.3f %s" % (c, "pass" if c >= floor else "miss") if c else ""))
+    w("")
+    w("Without a target: the same work done otherwise, and a ceiling: `cli-ceiling"
+      " true+env-true` runs the processes and execs of a CLI store + fetch cycle with no"
+      " IPC, so its ratio to `s6-cli store+retrieve` is what a CLI whose start-up costs"
+      " no more than `env`'s can reach against s6's.")
+    w("")
+    w("| row | against | ratio | Δ µs/op |")
+    w("|---|---|---|---|")
+    for mine, theirs in CONTEXT:
+        a, b = rows.get(mine), rows.get(theirs)
+        if a and b:
+            w("| `%s` | `%s` | %.3f× | %+.3f |" % (mine, theirs, a.med / b.med, 1e6 / a.med - 1e6 / b.med))
+            print("ratio %s / %s %.3f - info" % (mine, theirs, a.med / b.med))
+    w("")
+
+    w("## Every row (median, min, max over the rounds)")
+    w("")
+    w("| row | what | fds/s median | min – max | msgs/s median | runs | spread |")
+    w("|---|---|---|---|---|---|---|")
+    for key, r in rows.items():
+        rng = "%s – %s" % (rate(r.lo), rate(r.hi)) if r.by_fds else "(msgs) %s – %s" % (rate(r.lo), rate(r.hi))
+        w("| `%s` | %s | %s | %s | %s | %d | %.1f%% |" % (
+            key, WHAT.get(key, "anchor"), rate(statistics.median(r.fds)), rng,
+            rate(statistics.median(r.msgs)), r.n, r.spread))
+    w("")
+
+    st = load_strace(prof)
+    perf = load_perf(prof)
+    anchor_of = {}
+    for mine, theirs, _ in TARGETS:
+        anchor_of.setdefault(mine, theirs)
+    if cpu or st or perf:
+        w("## Where the time goes")
+        w("")
+    if cpu:
+        w("CPU time per op of both processes, and of the daemon for the holder and CLI rows"
+          " (`perf stat -e task-clock`, pinned, up to %d interleaved runs after the rounds;"
+          " one op = one message, grab or cycle, 253 fds for the batch rows).  Other work on the machine only adds to it, so the least"
+          " disturbed (lowest) run counts; the ratio is on those." % max(n for _, _, n in cpu.values()))
+        w("")
+        w("| row | CPU µs per op (median) | anchor | CPU µs per op (median) | anchor / row |")
+        w("|---|---|---|---|---|")
+        for row, (lo, med, _n) in cpu.items():
+            other = anchor_of.get(row)
+            if other in cpu:
+                olo, omed, _ = cpu[other]
+                w("| `%s` | %.3f (%.3f) | `%s` | %.3f (%.3f) | %.3f× |" % (row, lo, med, other, olo, omed, olo / lo))
+                print("cpu %s %.3f us/op / %s %.3f us/op = %.3f" % (row, lo, other, olo, olo / lo))
+            elif row.startswith("fdshare") or row.startswith("cli-ceiling"):
+                w("| `%s` | %.3f (%.3f) | | | |" % (row, lo, med))
+        w("")
+    if st:
+        w("System calls per operation (one op = one message, grab or store+fetch cycle),"
+          " counted by `strace -f -c` on a short untimed run of both ends; for the holder"
+          " rows the daemon is traced by pid at the same time.  Calls under 0.05 per op"
+          " (start-up) are left out.")
+        w("")
+        w("| row | calls per op | against its anchor | daemon's calls per op |")
+        w("|---|---|---|---|")
+        for row, (calls, daemon) in st.items():
+            other = anchor_of.get(row)
+            vs = ""
+            if other in st:
+                vs = "vs `%s`: %s" % (other, diff_calls(calls, st[other][0]))
+            w("| `%s` | %s | %s | %s |" % (row, fmt_calls(calls), vs,
+                                            fmt_calls(daemon) if daemon is not None else ""))
+        w("")
+    if perf:
+        w("CPU profile (`perf record -e cpu-clock`, pinned, both processes): the kernel's"
+          " share and the hottest user-space symbols.")
+        w("")
+        w("| row | kernel | user-space hot spots |")
+        w("|---|---|---|")
+        for row, kernel, syms in perf:
+            w("| `%s` | %.1f%% | %s |" % (row, kernel, "; ".join(syms) or "-"))
+        w("")
+
+    w("## All runs")
+    w("")
+    w("```")
+    w("# columns: name workload fds_per_sec msgs_per_sec")
+    md.extend(lines)
+    w("```")
+    with open(out, "w") as f:
+        f.write("\n".join(md) + "\n")
+
+
+if __name__ == "__main__":
+    main()
