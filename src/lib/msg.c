@@ -145,6 +145,21 @@ struct rx {
 	size_t nfds, cap, limit;
 };
 
+/* Room for cap fds in all; the frame's own count once its header is read. */
+static int rx_reserve(struct rx *rx, size_t cap)
+{
+	int *v;
+
+	if (cap <= rx->cap)
+		return 0;
+	v = realloc(rx->fds, cap * sizeof(int));
+	if (v == NULL)
+		return -1;
+	rx->fds = v;
+	rx->cap = cap;
+	return 0;
+}
+
 static int rx_keep(struct rx *rx, const int *fds, size_t n)
 {
 	if (n == 0)
@@ -154,19 +169,10 @@ static int rx_keep(struct rx *rx, const int *fds, size_t n)
 		errno = EPROTO;
 		return -1;
 	}
-	if (rx->nfds + n > rx->cap) {
-		size_t cap = rx->cap ? rx->cap : FDSHARE_MAX_FDS;
-		int *v;
-
-		while (cap < rx->nfds + n)
-			cap *= 2;
-		v = realloc(rx->fds, cap * sizeof(int));
-		if (v == NULL) {
-			close_fds(fds, n);
-			return -1;
-		}
-		rx->fds = v;
-		rx->cap = cap;
+	if (rx->nfds + n > rx->cap &&
+	    rx_reserve(rx, rx->cap * 2 > rx->nfds + n ? rx->cap * 2 : rx->nfds + n) < 0) {
+		close_fds(fds, n);
+		return -1;
 	}
 	memcpy(rx->fds + rx->nfds, fds, n * sizeof(int));
 	rx->nfds += n;
@@ -282,6 +288,8 @@ static int rx_frame(struct rx *rx, struct fdshare_msg *msg)
 		return -1;
 	}
 	rx->limit = msg->nfds;
+	if (rx_reserve(rx, msg->nfds) < 0)
+		return -1;
 	if (msg->len > 0) {
 		msg->data = malloc(msg->len);
 		if (msg->data == NULL)

@@ -28,12 +28,13 @@ ssize_t fds_sendmsg(int sock, const struct iovec *iov, int iovcnt,
 
 		mh.msg_control = ctl.buf;
 		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		memset(ctl.buf, 0, mh.msg_controllen); /* the padding too */
 		c = CMSG_FIRSTHDR(&mh);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
 		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
 		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+		/* the padding, which the kernel copies too */
+		memset(ctl.buf + c->cmsg_len, 0, mh.msg_controllen - c->cmsg_len);
 	}
 	do
 		n = sendmsg(sock, &mh, msgflags | MSG_NOSIGNAL);
