@@ -2,17 +2,18 @@
 # docs/robustness.md.
 #
 #   make fuzz                  the libFuzzer harnesses fuzz/fuzz_*.c, with clang
-#   make fuzz-smoke            each for FUZZ_SECONDS (20) from its seed corpus
+#   make fuzz-smoke            each for FUZZ_SECONDS (15) from its seed corpus
 #                              fuzz/corpus/NAME/; fails on a crash, leak,
 #                              sanitizer report or timeout
 #   make fault-shim            $(BUILD)/tests/fault/libfault.so for tests/test_fault
+#                              and tests/test_fault_holder
 #   make robustness-report     fuzz-smoke, then docs/robustness.md's figures
-#                              from its logs and a run of tests/test_fault
+#                              from its logs and a run of both fault programs
 #   make robustness-check      docs/robustness.md lists every harness and test
 
 FUZZ_CC      ?= clang
 FUZZ_BUILD   ?= $(BUILD)/fuzz
-FUZZ_SECONDS ?= 20
+FUZZ_SECONDS ?= 15
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -Iinclude $(WARN) -O1 -g $(FUZZ_SAN)
 FUZZ_SRC     := $(sort $(wildcard fuzz/fuzz_*.c))
@@ -34,7 +35,14 @@ $(FUZZ_LIB): $(FUZZ_OBJ)
 	$(AR) rcs $@ $^
 
 $(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_LIB) include/fdshare.h $(wildcard src/lib/*.h)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc/lib -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB) -lpthread
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc/lib -fsanitize=fuzzer -o $@ $(filter %.c,$^) \
+		$(FUZZ_LIB) -lpthread
+
+# Harnesses of code outside the library: its sources are built into the
+# harness (instrumented with it).
+$(FUZZ_BUILD)/fuzz_hreq: src/holder/request.c $(wildcard src/holder/*.h)
+$(FUZZ_BUILD)/fuzz_rules: src/holder/rules.c $(wildcard src/holder/*.h)
+$(FUZZ_BUILD)/fuzz_addr: src/cli/addr.c src/cli/util.c $(wildcard src/cli/*.h)
 
 # Each harness from a fresh working corpus (new inputs go there, never
 # into fuzz/corpus/); the seeds, regression inputs included, run first.
@@ -63,10 +71,11 @@ $(FAULT_SHIM): tests/fault/fault.c tests/fault/fault.h
 	@mkdir -p $(@D)
 	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -fPIC -shared -o $@ $< -ldl
 
-$(BUILD)/tests/test_fault: tests/fault/fault.h
+$(BUILD)/tests/test_fault $(BUILD)/tests/test_fault_holder: $(wildcard tests/fault/*.h)
 check: $(FAULT_SHIM)
 
-robustness-report: fuzz-smoke $(BUILD)/tests/test_fault $(FAULT_SHIM)
+robustness-report: fuzz-smoke all $(BUILD)/tests/test_fault $(BUILD)/tests/test_fault_holder \
+		$(FAULT_SHIM)
 	@BUILD=$(BUILD) FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_CC=$(FUZZ_CC) \
 		FUZZ_SECONDS=$(FUZZ_SECONDS) tools/robustness-report.sh
 

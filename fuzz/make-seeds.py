@@ -95,6 +95,129 @@ def listen_env_seeds():
     }
 
 
+def u32(v):
+    return struct.pack("<I", v)
+
+
+def u64(v):
+    return struct.pack("<Q", v)
+
+
+def hname(n):
+    return bytes([len(n)]) + n
+
+
+def hreq(typ, nfds, payload):
+    """The fuzz_hreq input: type byte, fd count byte, payload."""
+    assert nfds < 16
+    return bytes([typ, nfds]) + payload
+
+
+def store_item(name, nfds, flags=0, ttl=0):
+    return u32(flags) + u32(nfds) + u64(ttl) + hname(name)
+
+
+def restore_item(name, nfds, flags=0, ttl=0, owner=0, age=0):
+    return u32(flags) + u32(nfds) + u64(ttl) + u32(owner) + u64(age) + hname(name)
+
+
+def hreq_seeds():
+    STORE, FETCH, REMOVE, LIST, DUMP, RESTORE, TAKEOVER, DONE, PING = range(1, 10)
+    return {
+        "store-one": hreq(STORE, 1, u32(1) + store_item(b"db", 1)),
+        "store-two": hreq(STORE, 3, u32(2) + store_item(b"a", 2, 1, 5000) +
+                          store_item(b"b", 1, 4)),
+        "store-replace-append": hreq(STORE, 1, u32(1) + store_item(b"x", 1, 3)),
+        "store-bad-name": hreq(STORE, 1, u32(1) + store_item(b"a:b", 1)),
+        "store-fds-differ": hreq(STORE, 2, u32(1) + store_item(b"a", 1)),
+        "store-count-huge": hreq(STORE, 1, u32(0xFFFFFFFF) + store_item(b"a", 1)),
+        "store-many": hreq(STORE, 6, u32(6) + b"".join(
+            store_item(b"n%d" % i, 1) for i in range(6))),
+        "restore": hreq(RESTORE, 2, u32(2) + restore_item(b"r1", 1, 4, 10, 1000, 5) +
+                        restore_item(b"r2", 1)),
+        "fetch": hreq(FETCH, 0, u32(2) + u32(1) + hname(b"a") + u32(0) + hname(b"b")),
+        "fetch-bad-flag": hreq(FETCH, 0, u32(1) + u32(2) + hname(b"a")),
+        "remove": hreq(REMOVE, 0, u32(1) + u32(0) + hname(b"a")),
+        "remove-trailing": hreq(REMOVE, 0, u32(1) + u32(0) + hname(b"a") + b"x"),
+        "list-all": hreq(LIST, 0, b""),
+        "list-prefix": hreq(LIST, 0, hname(b"web.")),
+        "list-empty-prefix": hreq(LIST, 0, hname(b"")),
+        "dump": hreq(DUMP, 0, b""),
+        "takeover": hreq(TAKEOVER, 0, b""),
+        "takeover-done": hreq(DONE, 0, b""),
+        "ping": hreq(PING, 0, b""),
+        "ping-payload": hreq(PING, 0, b"x"),
+        "unknown": hreq(11, 0, b"abc"),
+        "reply-type": bytes([0x81, 0]) + u32(1) + u32(0) + hname(b"a"),
+    }
+
+
+def rules_seeds():
+    return {
+        "uid": b"uid=1000 all\n",
+        "full": (b"# grants\n"
+                 b"uid=1001 store,fetch web.\n"
+                 b"gid=50 list\n"
+                 b"\n"
+                 b"cgroup=/system.slice/app.service/ fetch,remove app.   # tail\n"
+                 b"uid=0 all\r\n"),
+        "cgroup-root": b"cgroup=// list\n",
+        "no-newline": b"gid=7 remove",
+        "bad-subject": b"user=1 all\n",
+        "bad-op": b"uid=1 store,,fetch\n",
+        "too-many-fields": b"uid=1 all a b\n",
+        "uid-max": b"uid=4294967295 all\n",
+        "uid-leading-zeros": b"uid=0000000001 all\n",
+        "bad-prefix": b"uid=1 all a:b\n",
+        "nul": b"uid=1 all\nuid=2\0 all\n",
+        "long-line": b"uid=1 all " + b"x" * 5000 + b"\n",
+        "second-line-bad": b"uid=1 all\ncgroup=relative all\n",
+        "tabs": b"\tuid=3\tfetch\t#c\n",
+    }
+
+
+def addr_seeds():
+    return {
+        "tcp": b"tcp:127.0.0.1:8080",
+        "tcp-name": b"tcp:0.0.0.0:0=web",
+        "tcp6": b"tcp6:[::1]:443",
+        "tcp6-scope": b"tcp6:[fe80::1%eth0]:80",
+        "udp": b"udp:10.0.0.1:53=dns",
+        "udp6": b"udp6:[::]:65535",
+        "unix": b"unix:/run/app.sock",
+        "unix-equals": b"unix:/tmp/a=b=name",
+        "abstract": b"unix:@app",
+        "unix-dgram": b"unix-dgram:/run/log",
+        "seqpacket": b"seqpacket:rel/path",
+        "fd": b"fd:3=inherited",
+        "fd-big": b"fd:99999999999",
+        "long-path": b"unix:/" + b"p" * 120,
+        "bad-port": b"tcp:127.0.0.1:65536",
+        "empty-name": b"tcp:127.0.0.1:1=",
+        "backslash": b"unix:/a\\b",
+        "unknown": b"sctp:1.2.3.4:5",
+    }
+
+
+def notify_seeds():
+    return {
+        "ready": b"READY=1",
+        "ready-nul": b"READY=1\0",
+        "fdstore": b"FDSTORE=1\nFDNAME=web\nFDPOLL=0\n",
+        "fdstore-cr": b"FDSTORE=1\rFDNAME=a\r\n",
+        "remove": b"FDSTOREREMOVE=1\nFDNAME=web",
+        "first-name": b"FDNAME=first\nFDNAME=second\nFDSTORE=1",
+        "bad-name": b"FDNAME=a:b\nFDSTORE=1",
+        "empty-name": b"FDNAME=\nFDSTORE=1",
+        "bad-poll": b"FDPOLL=maybe\nFDPOLL=no",
+        "poll-case": b"FDPOLL=OFF",
+        "status": b"STATUS=working\nSTOPPING=1\nRELOADING=1\nMAINPID=1",
+        "inner-nul": b"READY=1\0STOPPING=1",
+        "too-big": b"X" * 4097,
+        "max": b"READY=1\n" + b"x" * (4096 - 8),
+    }
+
+
 def write(name, seeds):
     d = os.path.join(ROOT, name)
     os.makedirs(d, exist_ok=True)
@@ -108,3 +231,7 @@ def write(name, seeds):
 
 write("msg_recv", msg_recv_seeds())
 write("listen_env", listen_env_seeds())
+write("hreq", hreq_seeds())
+write("rules", rules_seeds())
+write("addr", addr_seeds())
+write("notify", notify_seeds())

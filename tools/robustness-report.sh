@@ -1,9 +1,10 @@
 #!/bin/bash
 # Writes the figures of docs/robustness.md (between its "figures" markers)
-# from the logs of the last `make fuzz-smoke` and a run of tests/test_fault;
-# `make robustness-report` runs both first.  With --check, only checks that
-# the document names every fuzz harness (with a seed corpus) and every
-# fault test, as CI may do.
+# from the logs of the last `make fuzz-smoke` and a run of each fault
+# program (tests/test_fault*.c); `make robustness-report` runs them first.
+# With --check, only checks that the document names every fuzz harness
+# (with a seed corpus), every fault test and every refusal test, as CI
+# may do.
 #
 #   BUILD=build FUZZ_BUILD=build/fuzz tools/robustness-report.sh [--check]
 set -u
@@ -20,8 +21,19 @@ harnesses() {
 	done
 }
 
+FAULT_PROGS="test_fault test_fault_holder"
+
+# PROGRAM.CASE for each fault test.
 fault_tests() {
-	sed -n 's/^TEST(\([A-Za-z0-9_]*\)).*/\1/p' tests/test_fault.c
+	local p
+	for p in $FAULT_PROGS; do
+		sed -n "s/^TEST(\\([A-Za-z0-9_]*\\)).*/$p.\\1/p" "tests/$p.c"
+	done
+}
+
+# The tests of refusing descriptors, named in the text.
+refuse_tests() {
+	ls tests/test_refuse*.c tests/test_refuse*.sh 2>/dev/null
 }
 
 check() {
@@ -39,7 +51,10 @@ check() {
 	for n in $(fault_tests); do
 		echo "$fig" | grep -q "^| \`$n\` |" || { echo "$DOC: no figures for fault test $n"; bad=1; }
 	done
-	[ "$bad" -eq 0 ] && echo "$DOC: lists every harness and fault test"
+	for n in $(refuse_tests) $(for p in $FAULT_PROGS; do echo "tests/$p.c"; done); do
+		grep -q "$n" "$DOC" || { echo "$DOC: $n is not described"; bad=1; }
+	done
+	[ "$bad" -eq 0 ] && echo "$DOC: lists every harness, fault test and refusal test"
 	return "$bad"
 }
 
@@ -69,9 +84,11 @@ fuzz_row() {
 }
 
 figures() {
-	local out n line runs faults result total_r=0 total_f=0
+	local out n p line runs faults known result total_r=0 total_f=0 total_k=0
 	out=$(mktemp) || exit 1
-	BUILD=$BUILD "$BUILD/tests/test_fault" >"$out" 2>&1
+	for p in $FAULT_PROGS; do
+		BUILD=$BUILD "$BUILD/tests/$p" >>"$out" 2>&1
+	done
 	echo "$BEGIN (written by \`make robustness-report\`; do not edit) -->"
 	echo "Last run: $(date -u +%F) UTC, Linux $(uname -r), $($FUZZ_CC --version 2>/dev/null |
 		sed -n '1s/.*\(clang version [0-9.]*\).*/\1/p'), each harness for" \
@@ -83,25 +100,29 @@ figures() {
 		fuzz_row "$n"
 	done
 	echo
-	echo "| fault test | runs | faults injected | result |"
-	echo "|---|--:|--:|---|"
+	echo "| fault test | runs | faults injected | known bugs tolerated | result |"
+	echo "|---|--:|--:|--:|---|"
 	for n in $(fault_tests); do
-		line=$(grep "^# faults test_fault\\.$n: " "$out")
+		line=$(grep "^# faults $n: " "$out")
 		runs=$(echo "$line" | sed -n 's/.*: \([0-9]*\) runs.*/\1/p')
-		faults=$(echo "$line" | sed -n 's/.* \([0-9]*\) faults$/\1/p')
-		result=$(grep -o "^\\(PASS\\|FAIL\\|SKIP\\) test_fault\\.$n\\b.*" "$out" | head -n 1 |
-			sed 's/ test_fault\.[a-z_]*:\{0,1\}/ /; s/ *$//')
+		faults=$(echo "$line" | sed -n 's/.* \([0-9]*\) faults.*/\1/p')
+		known=$(echo "$line" | sed -n 's/.* \([0-9]*\) known bugs$/\1/p')
+		result=$(grep -o "^\\(PASS\\|FAIL\\|SKIP\\) $n\\b.*" "$out" | head -n 1 |
+			sed 's/ test_fault[a-z_]*\.[a-z_]*:\{0,1\}/ /; s/ *$//')
 		total_r=$((total_r + ${runs:-0})) total_f=$((total_f + ${faults:-0}))
-		echo "| \`$n\` | ${runs:--} | ${faults:--} | ${result:-not run} |"
+		total_k=$((total_k + ${known:-0}))
+		echo "| \`$n\` | ${runs:--} | ${faults:--} | ${known:-0} | ${result:-not run} |"
 	done
-	echo "| total | $total_r | $total_f | |"
+	echo "| total | $total_r | $total_f | $total_k | |"
 	echo "$END"
 	rm -f "$out"
 }
 
 write() {
 	local fig new
-	[ -x "$BUILD/tests/test_fault" ] || { echo "no $BUILD/tests/test_fault: make it first"; exit 1; }
+	for p in $FAULT_PROGS; do
+		[ -x "$BUILD/tests/$p" ] || { echo "no $BUILD/tests/$p: make it first"; exit 1; }
+	done
 	fig=$(mktemp) && new=$(mktemp) || exit 1
 	figures >"$fig"
 	awk -v fig="$fig" -v b="$BEGIN" -v e="$END" '

@@ -107,6 +107,18 @@ static int wait_ack(int sock, const char *path)
 	return refused(path, r < 0 ? errno : ECONNRESET);
 }
 
+/*
+ * The reply is a frame without descriptors: a receiver that pushes some
+ * has its sendmsg fail (Linux 6.16+; before that, ENOPROTOOPT, and the
+ * reader closes what arrives).
+ */
+static int refuse_replies(int sock)
+{
+	if (fdshare_refuse_fds(sock) < 0 && errno != ENOPROTOOPT)
+		return -1;
+	return 0;
+}
+
 static int send_items(const char *path, const struct sockaddr_un *sun,
                       const struct item *items, size_t n)
 {
@@ -129,6 +141,9 @@ static int send_items(const char *path, const struct sockaddr_un *sun,
 		rc = cli_fail("send", what, errno, "see fdshare(1)");
 	else if (connect(sock, (const struct sockaddr *)sun, sizeof *sun) < 0)
 		rc = cli_fail("send", what, errno, "is 'fdshare recv' waiting there?");
+	else if (refuse_replies(sock) < 0)
+		rc = cli_fail("send", "cannot refuse descriptors on the connection", errno,
+		              "see fdshare(1)");
 	else if (fdshare_msg_send(sock, SEND_MSG_FDS, names, len, fds, n) < 0)
 		rc = errno == EPIPE || errno == ECONNRESET ? refused(path, errno)
 		     : cli_fail("send", "cannot send the descriptors", errno, "see fdshare(1)");

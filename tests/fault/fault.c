@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -41,7 +42,8 @@ static const char *const names[FAULT_NFN] = {
 	[FAULT_OPEN] = "open", [FAULT_SETSOCKOPT] = "setsockopt",
 	[FAULT_GETSOCKOPT] = "getsockopt", [FAULT_PIDFD_OPEN] = "pidfd_open",
 	[FAULT_PIDFD_GETFD] = "pidfd_getfd", [FAULT_PIPE] = "pipe",
-	[FAULT_FORK] = "fork", [FAULT_MALLOC] = "malloc",
+	[FAULT_FORK] = "fork", [FAULT_EPOLL_CTL] = "epoll_ctl",
+	[FAULT_EPOLL_WAIT] = "epoll_wait", [FAULT_MALLOC] = "malloc",
 	[FAULT_REALLOC] = "realloc",
 };
 
@@ -105,6 +107,11 @@ static int plausible(int fn, int err, long detail)
 		return one_of(err, ERRS(EMFILE, ENFILE));
 	case FAULT_FORK:
 		return one_of(err, ERRS(EAGAIN, ENOMEM));
+	case FAULT_EPOLL_CTL: /* ENOSPC: max_user_watches */
+		return detail == EPOLL_CTL_ADD ? one_of(err, ERRS(ENOMEM, ENOSPC)) :
+		       detail == EPOLL_CTL_MOD && err == ENOMEM;
+	case FAULT_EPOLL_WAIT:
+		return err == EINTR;
 	case FAULT_MALLOC:
 	case FAULT_REALLOC:
 		return err == ENOMEM;
@@ -363,6 +370,8 @@ static __typeof__(getsockopt) *real_getsockopt;
 static __typeof__(pipe) *real_pipe;
 static __typeof__(pipe2) *real_pipe2;
 static __typeof__(fork) *real_fork;
+static __typeof__(epoll_ctl) *real_epoll_ctl;
+static __typeof__(epoll_wait) *real_epoll_wait;
 static long (*real_syscall)(long, ...);
 
 API ssize_t sendmsg(int s, const struct msghdr *m, int flags)
@@ -514,6 +523,18 @@ API pid_t fork(void)
 	return fault_now(FAULT_FORK, -1) ? -1 : real_fork();
 }
 
+API int epoll_ctl(int ep, int op, int fd, struct epoll_event *ev)
+{
+	NEXT(epoll_ctl);
+	return fault_now(FAULT_EPOLL_CTL, op) ? -1 : real_epoll_ctl(ep, op, fd, ev);
+}
+
+API int epoll_wait(int ep, struct epoll_event *ev, int max, int ms)
+{
+	NEXT(epoll_wait);
+	return fault_now(FAULT_EPOLL_WAIT, -1) ? -1 : real_epoll_wait(ep, ev, max, ms);
+}
+
 /* Only the pidfd calls are judged; six argument words pass through. */
 API long syscall(long nr, ...)
 {
@@ -537,7 +558,7 @@ static const struct { const char *name; int err; } errnames[] = {
 	{ "EINTR", EINTR }, { "EAGAIN", EAGAIN }, { "ENOMEM", ENOMEM },
 	{ "EMFILE", EMFILE }, { "ENFILE", ENFILE }, { "ENOBUFS", ENOBUFS },
 	{ "EPIPE", EPIPE }, { "EIO", EIO }, { "ENOPROTOOPT", ENOPROTOOPT },
-	{ "ETOOMANYREFS", ETOOMANYREFS }, { "EBUSY", EBUSY },
+	{ "ETOOMANYREFS", ETOOMANYREFS }, { "EBUSY", EBUSY }, { "ENOSPC", ENOSPC },
 };
 
 static unsigned long parse_names(const char *s, size_t len)
@@ -564,12 +585,72 @@ static unsigned long parse_names(const char *s, size_t len)
 	return mask;
 }
 
+/* ---- remote control: FDSHARE_FAULT_SIGNALS=1 (fault.h) ---- */
+
+static __typeof__(sigqueue) *real_sigqueue;
+static pid_t controller; /* who sent the last command: told at exit too */
+
+static void on_control(int sig, siginfo_t *si, void *uc)
+{
+	uint64_t v = (uint64_t)(uintptr_t)si->si_value.sival_ptr;
+	union sigval reply;
+	int saved = errno, cmd = (int)(v >> 62);
+
+	(void)sig;
+	(void)uc;
+	if (si->si_code != SI_QUEUE)
+		return;
+	controller = si->si_pid;
+	reply.sival_ptr = (void *)(uintptr_t)fault_state_pack(arm.seen, arm.hit, nfaults);
+	real_sigqueue(si->si_pid, FAULT_REPLY_SIGNAL, reply);
+	if (cmd == FAULT_CTL_DISARM) {
+		arm.n = 0;
+	} else if (cmd == FAULT_CTL_ARM) {
+		arm.n = 0;
+		arm.mask = (unsigned long)(v >> 33) & 0x1fffffff;
+		arm.err = (int)((v >> 24) & 0xff);
+		arm.any = (int)((v >> 32) & 1);
+		arm.seen = 0;
+		arm.hit = -1;
+		arm.pid = getpid();
+		arm.n = (long)(v & FAULT_CTL_N_MAX);
+	}
+	errno = saved;
+}
+
+static void control_from_env(void)
+{
+	struct sigaction sa = { .sa_sigaction = on_control, .sa_flags = SA_SIGINFO | SA_RESTART };
+	const char *on = getenv("FDSHARE_FAULT_SIGNALS");
+
+	if (on == NULL || strcmp(on, "1") != 0)
+		return;
+	NEXT(sigqueue); /* resolved now: dlsym is no call for a handler */
+	if ((on = getenv("FDSHARE_FAULT_CONTROLLER")) != NULL)
+		controller = (pid_t)strtol(on, NULL, 10);
+	sigemptyset(&sa.sa_mask);
+	sigaction(FAULT_CTL_SIGNAL, &sa, NULL);
+}
+
+/* A daemon that exits after a hand-over can no longer be asked. */
+__attribute__((destructor)) static void report_at_exit(void)
+{
+	union sigval v;
+
+	if (controller <= 0)
+		return;
+	v.sival_ptr = (void *)(uintptr_t)(fault_state_pack(arm.seen, arm.hit, nfaults) |
+	                                  FAULT_STATE_FINAL);
+	real_sigqueue(controller, FAULT_REPLY_SIGNAL, v);
+}
+
 __attribute__((constructor)) static void arm_from_env(void)
 {
 	const char *spec = getenv("FDSHARE_FAULT"), *c1, *c2;
 	char *end;
 	long n;
 
+	control_from_env();
 	if (spec == NULL || (c1 = strchr(spec, ':')) == NULL ||
 	    (c2 = strchr(c1 + 1, ':')) == NULL)
 		return;

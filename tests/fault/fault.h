@@ -12,6 +12,9 @@
 #ifndef FAULT_H
 #define FAULT_H
 
+#include <signal.h>
+#include <stdint.h>
+
 enum fault_fn {
 	FAULT_SENDMSG,
 	FAULT_RECVMSG,
@@ -30,6 +33,8 @@ enum fault_fn {
 	FAULT_PIDFD_GETFD,      /* syscall(SYS_pidfd_getfd, ...) */
 	FAULT_PIPE,             /* pipe, pipe2 */
 	FAULT_FORK,
+	FAULT_EPOLL_CTL,
+	FAULT_EPOLL_WAIT,
 	FAULT_MALLOC,           /* malloc and calloc */
 	FAULT_REALLOC,
 	FAULT_NFN
@@ -61,5 +66,54 @@ const char *fault_fn_name(int fn);
  */
 void fault_track(int on);
 long fault_live(void);
+
+/*
+ * Remote control, for a process another one started (a daemon): with
+ * FDSHARE_FAULT_SIGNALS=1 in its environment, the shim takes commands
+ * sent with sigqueue(pid, FAULT_CTL_SIGNAL, value) and answers each to
+ * the sender with FAULT_REPLY_SIGNAL (block it and sigtimedwait), the
+ * state before the command: the calls counted since arming (N's count:
+ * arm with FAULT_CTL_N_MAX to count a session's calls), the function
+ * failed (-1 none) and the faults injected since the process started.
+ * A command arms (as fault_arm), disarms, or only asks.  At exit the
+ * last sender (at first FDSHARE_FAULT_CONTROLLER, a pid, if set) gets the
+ * final state too, marked FAULT_STATE_FINAL.
+ * A process armed by FDSHARE_FAULT counts from its start.
+ */
+#define FAULT_CTL_SIGNAL (SIGRTMIN + 3)
+#define FAULT_REPLY_SIGNAL (SIGRTMIN + 4)
+#define FAULT_CTL_N_MAX 0xffffffl
+
+enum { FAULT_CTL_QUERY, FAULT_CTL_ARM, FAULT_CTL_DISARM };
+
+/* bits 0-23 n, 24-31 errno, 32 any, 33-61 mask, 62-63 the command */
+static inline uint64_t fault_ctl(int cmd, unsigned long mask, long n, int err, int any)
+{
+	return ((uint64_t)n & FAULT_CTL_N_MAX) | ((uint64_t)err & 0xff) << 24 |
+	       (uint64_t)!!any << 32 | ((uint64_t)mask & 0x1fffffff) << 33 |
+	       (uint64_t)cmd << 62;
+}
+
+struct fault_state {
+	long seen;      /* calls counted against N since arming */
+	int hit;        /* enum fault_fn, or -1 */
+	long faults;    /* injected since the process started */
+};
+
+/* bits 0-31 seen, 32-39 hit + 1, 40-62 faults, 63 final */
+#define FAULT_STATE_FINAL (1ull << 63)
+
+static inline uint64_t fault_state_pack(long seen, int hit, long faults)
+{
+	return ((uint64_t)seen & 0xffffffff) | ((uint64_t)(hit + 1) & 0xff) << 32 |
+	       ((uint64_t)faults & 0x7fffff) << 40;
+}
+
+static inline struct fault_state fault_state_unpack(uint64_t v)
+{
+	struct fault_state s = { (long)(v & 0xffffffff), (int)((v >> 32) & 0xff) - 1,
+	                         (long)((v >> 40) & 0x7fffff) };
+	return s;
+}
 
 #endif
