@@ -236,6 +236,67 @@ t_stale_replaced() {
 	rm -f "$T/st"
 }
 
+# The socket path is made by src/lib/sockpath.c, for every Unix kind: a
+# symbolic link there is refused, itself and its target left as they are
+# (a dangling one too: bind would create its target).
+t_symlink_refused() {
+	local k
+	echo precious >"$T/target"
+	for k in unix unix-dgram seqpacket; do
+		ln -s "$T/target" "$T/link"
+		fail "cannot create $k:$T/link: Too many levels of symbolic links \(PATH is a symbolic link.*\)$" \
+			$k:$T/link -- true || return 1
+		if [ ! -L "$T/link" ] || [ "$(cat "$T/target")" != precious ]; then
+			WHY="$k: the link or its target changed"
+			return 1
+		fi
+		rm -f "$T/link"
+	done
+	ln -s "$T/absent" "$T/link"
+	fail "cannot create unix-dgram:$T/link: Too many levels of symbolic links" \
+		unix-dgram:$T/link -- true || return 1
+	[ ! -e "$T/absent" ] || { WHY="a socket was made at the link's target"; return 1; }
+	rm -f "$T/link" "$T/target"
+}
+
+# A regular file at PATH is refused and not unlinked.
+t_file_refused() {
+	local k
+	for k in unix unix-dgram seqpacket; do
+		echo keep >"$T/file"
+		fail "cannot create $k:$T/file: File exists \(PATH exists and is not a socket.*\)$" \
+			$k:$T/file -- true || return 1
+		[ "$(cat "$T/file" 2>/dev/null)" = keep ] || { WHY="$k: the file was changed or removed"; return 1; }
+	done
+	rm -f "$T/file"
+}
+
+# A directory others may write to is refused unless it is sticky.
+t_open_dir_refused() {
+	mkdir -m 0777 "$T/pub" && chmod 0777 "$T/pub" || return 1
+	fail "cannot create unix:$T/pub/s: Operation not permitted \(the directory of PATH is writable by others and not sticky.*\)$" \
+		unix:$T/pub/s -- true || return 1
+	[ ! -e "$T/pub/s" ] || { WHY="a socket was made"; return 1; }
+	chmod 1777 "$T/pub" || return 1
+	run 0 "$FDSHARE" listen unix-dgram:$T/pub/s -- true || return 1
+	rm -rf "$T/pub"
+}
+
+# A datagram socket someone is bound to is in use, whatever the kind asked;
+# once its owner is gone, it is stale and replaced.
+t_live_dgram_refused() {
+	bg "$FDSHARE" listen unix-dgram:$T/ld -- sleep 30
+	wait_until test -S "$T/ld" || { WHY="no socket"; stop "$BGPID"; return 1; }
+	fail "cannot create unix-dgram:$T/ld: Address already in use \(a process is using PATH.*\)$" \
+		unix-dgram:$T/ld -- true || { stop "$BGPID"; return 1; }
+	fail "cannot create unix:$T/ld: Address already in use" unix:$T/ld -- true ||
+		{ stop "$BGPID"; return 1; }
+	stop "$BGPID"
+	run 0 "$FDSHARE" listen unix-dgram:$T/ld -- true || return 1
+	[ -S "$T/ld" ] || { WHY="the stale socket was not replaced"; return 1; }
+	rm -f "$T/ld"
+}
+
 # --holder: made and stored once, then the same socket fetched again; a
 # NAME held for something else is refused.
 t_holder() {
@@ -274,4 +335,8 @@ run_case python_server t_python_server
 run_case mode t_mode
 run_case backlog t_backlog
 run_case stale_replaced t_stale_replaced
+run_case symlink_refused t_symlink_refused
+run_case file_refused t_file_refused
+run_case open_dir_refused t_open_dir_refused
+run_case live_dgram_refused t_live_dgram_refused
 run_case holder t_holder

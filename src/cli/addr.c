@@ -5,11 +5,11 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "addr.h"
 #include "cli.h"
+#include "../lib/sockpath.h"
 
 #define TEXT_MAX 300    /* the longest ADDR: "seqpacket:" and a 107-byte path */
 
@@ -212,37 +212,6 @@ const char *addr_path(const struct addr *a)
 	return a->sa.un.sun_path;
 }
 
-/* A socket file at a's path that no process uses is removed. */
-static int clear_stale(const struct addr *a, const char **hint)
-{
-	struct stat st;
-	int probe, r, err;
-
-	if (lstat(a->sa.un.sun_path, &st) < 0)
-		return 0;
-	if (!S_ISSOCK(st.st_mode)) {
-		*hint = "PATH exists and is not a socket: remove it or choose another path";
-		errno = EEXIST;
-		return -1;
-	}
-	probe = socket(AF_UNIX, a->type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (probe < 0)
-		return -1;
-	r = connect(probe, &a->sa.sa, a->salen);
-	err = errno;
-	close(probe);
-	if (r == 0 || err != ECONNREFUSED) {
-		*hint = "a process is using PATH: stop it or choose another path";
-		errno = EADDRINUSE;
-		return -1;
-	}
-	if (unlink(a->sa.un.sun_path) < 0 && errno != ENOENT) {
-		*hint = "remove the stale socket file by hand";
-		return -1;
-	}
-	return 0;
-}
-
 static const char *bind_hint(const struct addr *a, int err)
 {
 	switch (err) {
@@ -285,19 +254,55 @@ static int set_options(const struct addr *a, int s)
 	return 0;
 }
 
-static int bind_with_mode(const struct addr *a, int s, mode_t mode)
+/* Why sockpath.h refused or failed to make a's path, and what to do. */
+static const char *path_hint(const struct addr *a, const struct sockpath *sp, int err)
 {
-	mode_t mask;
-	int r, err;
+	if (sp->failed == SP_DIR)
+		return err == EPERM ? "the directory of PATH is writable by others and not "
+		       "sticky: use a directory only you can write to" :
+		       err == ENOENT || err == ENOTDIR ? "the directory of PATH does not exist" :
+		       "check the directory's permissions";
+	switch (err) {
+	case ELOOP:
+		return "PATH is a symbolic link: remove it or choose another path";
+	case EEXIST:
+		return sp->failed == SP_PATH ? "PATH exists and is not a socket: remove it "
+		       "or choose another path" : "PATH changed meanwhile: try again";
+	case EADDRINUSE:
+		return sp->failed == SP_PATH ? "a process is using PATH: stop it or choose "
+		       "another path" : "PATH was created meanwhile: try again";
+	case EISDIR:
+		return "give the path of a socket file, not of a directory";
+	}
+	return bind_hint(a, err);
+}
 
-	if (addr_path(a) == NULL)
-		return bind(s, &a->sa.sa, a->salen);
-	mask = umask(~mode & 0777);
-	r = bind(s, &a->sa.sa, a->salen);
-	err = errno;
-	umask(mask);
-	errno = err;
-	return r;
+/*
+ * A Unix socket at a path, made by sockpath.h: a stale socket replaced; a
+ * symbolic link, a file that is not a socket, a socket in use and a
+ * directory others may write to (unless sticky) refused; exactly mode.
+ */
+static int open_path(const struct addr *a, int backlog, mode_t mode, const char **hint)
+{
+	struct sockpath sp;
+	int s;
+
+	if (sockpath_check(&sp, a->sa.un.sun_path, 0) < 0) {
+		*hint = path_hint(a, &sp, errno);
+		return -1;
+	}
+	s = socket(AF_UNIX, a->type | SOCK_CLOEXEC, 0);
+	if (s < 0) {
+		*hint = bind_hint(a, errno);
+		return -1;
+	}
+	if (sockpath_bind(&sp, s, mode, (gid_t)-1, a->type == SOCK_DGRAM ? -1 : backlog,
+	                  0) < 0) {
+		*hint = path_hint(a, &sp, errno);
+		close_saving_errno(s);
+		return -1;
+	}
+	return s;
 }
 
 int addr_open(const struct addr *a, int backlog, mode_t mode, const char **hint)
@@ -311,25 +316,20 @@ int addr_open(const struct addr *a, int backlog, mode_t mode, const char **hint)
 			*hint = "fd:N must be open in this process (as with 3<FILE in a shell)";
 		return fd;
 	}
-	if (addr_path(a) && clear_stale(a, hint) < 0)
-		return -1;
+	if (addr_path(a))
+		return open_path(a, backlog, mode, hint);
 	s = socket(a->family, a->type | SOCK_CLOEXEC, 0);
 	if (s < 0) {
 		*hint = bind_hint(a, errno);
 		return -1;
 	}
-	if (set_options(a, s) < 0 || bind_with_mode(a, s, mode) < 0) {
+	if (set_options(a, s) < 0 || bind(s, &a->sa.sa, a->salen) < 0) {
 		*hint = bind_hint(a, errno);
 		close_saving_errno(s);
 		return -1;
 	}
 	if (a->type != SOCK_DGRAM && listen(s, backlog) < 0) {
-		int err = errno;
-
-		close(s);
-		if (addr_path(a))
-			unlink(a->sa.un.sun_path);
-		errno = err;
+		close_saving_errno(s);
 		return -1;
 	}
 	return s;

@@ -16,7 +16,7 @@ static const char holder_help[] =
 "usage: fdshare holder [--socket PATH] [--rules FILE] [--max-fds N]\n"
 "                      [--quota N] [--max-clients N] [--max-request BYTES]\n"
 "                      [--timeout MS] [--mode OCTAL] [--group GID]\n"
-"                      [--ready-fd N] [--takeover] [-v]\n"
+"                      [--notify-socket PATH] [--ready-fd N] [--takeover] [-v]\n"
 "\n"
 "Keep descriptors under names for clients ('fdshare store', 'fetch', 'list',\n"
 "'remove'), serving many at once.  See fdshare-holder(8).\n"
@@ -27,7 +27,8 @@ static const char holder_help[] =
 "                     a symlink, a file or a live socket there is refused,\n"
 "                     and so is a directory others may write to (unless sticky)\n"
 "  --rules FILE       grants beyond 'owner and root' (reloaded on SIGHUP)\n"
-"  --max-fds N        fds held in all (default: RLIMIT_NOFILE less a reserve)\n"
+"  --max-fds N        fds held, and announced by requests still arriving\n"
+"                     (default: RLIMIT_NOFILE less a reserve)\n"
 "  --quota N          fds held per owner uid (default: --max-fds)\n"
 "  --max-clients N    connections at once (default 1024)\n"
 "  --max-request BYTES payload bytes of one request (default 1048576)\n"
@@ -35,6 +36,13 @@ static const char holder_help[] =
 "                     replies unread, this long (default 5000; 0: never)\n"
 "  --mode OCTAL       socket mode (default 0600; 0666: a service for all)\n"
 "  --group GID        the socket's group, mode 0660 unless --mode says\n"
+"  --notify-socket PATH\n"
+"                     also take fds by systemd's fd store protocol on this\n"
+"                     datagram socket (NOTIFY_SOCKET for sd_notify(3)):\n"
+"                     FDSTORE=1 with FDNAME=NAME (default 'stored') adds the\n"
+"                     fds to NAME, owned by the sender's uid, dropped on\n"
+"                     hang-up unless FDPOLL=0; FDSTOREREMOVE=1 removes NAME;\n"
+"                     made as --socket is, with its --mode and --group\n"
 "  --ready-fd N       write a newline to fd N once accepting clients\n"
 "  --takeover         take the state of the holder running on PATH, replace it\n"
 "  -v                 log each operation to stderr\n";
@@ -128,7 +136,7 @@ static int number(const char *s, unsigned long max, size_t *v)
 }
 
 struct holder_args {
-	const char *socket, *rules, *max_fds, *quota, *max_clients, *max_request;
+	const char *socket, *notify_socket, *rules, *max_fds, *quota, *max_clients, *max_request;
 	const char *timeout, *mode, *group, *ready_fd;
 	int takeover, verbose;
 };
@@ -205,6 +213,23 @@ static int private_dir(const char *path, mode_t sock_mode)
 	                "give --socket PATH in a directory of yours");
 }
 
+/* A path of its own for the notify socket (no abstract name: it has no mode). */
+static int notify_path(const struct holder_args *a, const char *socket)
+{
+	struct sockaddr_un sun;
+	int r;
+
+	if ((r = cli_sockaddr("holder", a->notify_socket, &sun)) != 0)
+		return r;
+	if (a->notify_socket[0] == '@')
+		return cli_usage("holder", "--notify-socket wants a path: an abstract "
+		                 "socket ('%s') has no mode to restrict who sends",
+		                 a->notify_socket);
+	if (strcmp(a->notify_socket, socket) == 0)
+		return cli_usage("holder", "--notify-socket and --socket are the same path");
+	return 0;
+}
+
 int cmd_holder(int argc, char **argv)
 {
 	struct holder_args a = { 0 };
@@ -215,6 +240,7 @@ int cmd_holder(int argc, char **argv)
 		{ "--max-request", NULL, &a.max_request },
 		{ "--timeout", NULL, &a.timeout }, { "--mode", NULL, &a.mode },
 		{ "--group", NULL, &a.group }, { "--ready-fd", NULL, &a.ready_fd },
+		{ "--notify-socket", NULL, &a.notify_socket },
 		{ "--takeover", &a.takeover, NULL }, { "-v", &a.verbose, NULL },
 		{ NULL, NULL, NULL },
 	};
@@ -243,6 +269,9 @@ int cmd_holder(int argc, char **argv)
 		if (private_dir(path, cf.mode) != 0)
 			return 1;
 	}
+	if (a.notify_socket && (r = notify_path(&a, cf.socket)) != 0)
+		return r;
+	cf.notify_socket = a.notify_socket;
 	cf.rules_path = a.rules;
 	cf.takeover = a.takeover;
 	cf.verbose = a.verbose;

@@ -4,7 +4,7 @@
  * grant in the rules file.  A cgroup is read from /proc/PID/cgroup and
  * believed only if the peer's pidfd shows the same process still alive
  * afterwards, so that a recycled pid cannot lend another process's
- * cgroup.
+ * cgroup.  A sender on the notify socket has no pidfd: no cgroup.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -92,23 +92,24 @@ static int within(const char *cg, const struct rule *r)
 	return r->cglen == 1 || n == r->cglen || cg[r->cglen] == '/';
 }
 
-static int subject_matches(const struct conn *c, const struct rule *r)
+static int subject_matches(const struct fdshare_peer *p, const char *cgroup,
+                           const struct rule *r)
 {
 	switch (r->subject) {
 	case RS_UID:
-		return c->peer.uid == r->id;
+		return p->uid == r->id;
 	case RS_GID:
-		return c->peer.gid == r->id;
+		return p->gid == r->id;
 	case RS_CGROUP:
-		return within(c->cgroup ? c->cgroup : "", r);
+		return within(cgroup ? cgroup : "", r);
 	}
 	return 0;
 }
 
-int acl_allows(struct holder *h, struct conn *c, unsigned op,
-               const struct entry *e, const char *name, size_t n)
+int acl_allows_peer(struct holder *h, const struct fdshare_peer *p, const char *cgroup,
+                    unsigned op, const struct entry *e, const char *name, size_t n)
 {
-	if (c->peer.uid == 0 || (e && e->owner == c->peer.uid))
+	if (p->uid == 0 || (e && e->owner == p->uid))
 		return 1;
 	if (e == NULL && op == OP_STORE)
 		return 1;
@@ -119,8 +120,14 @@ int acl_allows(struct holder *h, struct conn *c, unsigned op,
 			continue;
 		if (r->prefix && (n < r->prefixlen || memcmp(name, r->prefix, r->prefixlen)))
 			continue;
-		if (subject_matches(c, r))
+		if (subject_matches(p, cgroup, r))
 			return 1;
 	}
 	return 0;
+}
+
+int acl_allows(struct holder *h, struct conn *c, unsigned op,
+               const struct entry *e, const char *name, size_t n)
+{
+	return acl_allows_peer(h, &c->peer, c->cgroup, op, e, name, n);
 }

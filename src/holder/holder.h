@@ -11,7 +11,7 @@
 #include "../lib/sockpath.h"
 
 /* What an epoll event's data.ptr points to: the first member says. */
-enum { W_LISTEN = 1, W_SIGNAL, W_CONN, W_ENTRY };
+enum { W_LISTEN = 1, W_SIGNAL, W_CONN, W_ENTRY, W_NOTIFY };
 
 /* ---- reader.c: one frame read without blocking (section 1 framing) ---- */
 struct reader {
@@ -170,6 +170,7 @@ struct conn {
 /* ---- the daemon ---- */
 struct config {
 	const char *socket, *rules_path;
+	const char *notify_socket; /* NULL: none */
 	size_t max_fds, quota, max_clients, max_request;
 	long timeout_ms;
 	int ready_fd, verbose, takeover;
@@ -185,6 +186,9 @@ struct holder {
 	int epfd, lfd, sigfd, reserve_fd;
 	int listen_kind, signal_kind;
 	struct sockpath sp; /* the socket file, removed at the end if ours */
+	int nfd, notify_kind; /* --notify-socket, or -1 */
+	int notify_paused;  /* frozen for a takeover: not read */
+	struct sockpath nsp;
 	struct store store;
 	struct rules rules;
 	struct conn *conns, *thead, *ttail;
@@ -233,9 +237,11 @@ void expiry_run(struct holder *h, int64_t now);
 int ops_restore_items(struct holder *h, const struct hreq *req, int *fds,
                       uid_t who, uint32_t *bad);
 
-/* acl.c */
+/* acl.c; a peer of unknown cgroup (NULL) matches no cgroup rule */
 int acl_allows(struct holder *h, struct conn *c, unsigned op,
                const struct entry *e, const char *name, size_t n);
+int acl_allows_peer(struct holder *h, const struct fdshare_peer *p, const char *cgroup,
+                    unsigned op, const struct entry *e, const char *name, size_t n);
 int acl_is_admin(struct holder *h, const struct conn *c);
 void acl_read_cgroup(struct holder *h, struct conn *c);
 
@@ -245,6 +251,13 @@ int takeover_finish(struct holder *h, int oldfd);
 void takeover_begin(struct holder *h, struct conn *c);
 void takeover_done(struct holder *h, struct conn *c);
 void takeover_abort(struct holder *h, struct conn *c);
+
+/* notify.c: --notify-socket, systemd's fd store protocol */
+int hnotify_check(struct holder *h);
+int hnotify_open(struct holder *h);
+void hnotify_event(struct holder *h);
+void hnotify_pause(struct holder *h, int pause);
+void hnotify_stop(struct holder *h); /* what waits is handled, then closed */
 
 /* start.c */
 int holder_load_rules(struct holder *h, int at_start);

@@ -1,6 +1,7 @@
 /*
  * The event loop: one epoll set for the listening socket, the signals
- * (signalfd), the clients and the watched fds of drop-on-hangup entries;
+ * (signalfd), the clients, the --notify-socket and the watched fds of
+ * drop-on-hangup entries;
  * its timeout is the next expiry or client deadline.  Whatever is freed
  * during a round of events waits in limbo until the round is over, since
  * later events of the same round may point to it.
@@ -53,6 +54,7 @@ int holder_listen_add(struct holder *h)
 /* Stop accepting: the socket file goes too, if it is still ours. */
 void holder_listen_stop(struct holder *h)
 {
+	hnotify_stop(h);
 	if (h->lfd < 0)
 		return;
 	epoll_ctl(h->epfd, EPOLL_CTL_DEL, h->lfd, NULL);
@@ -180,6 +182,8 @@ static void dispatch(struct holder *h, struct epoll_event *ev)
 		on_signal(h);
 	else if (kind == W_CONN)
 		conn_event(h, ev->data.ptr, ev->events);
+	else if (kind == W_NOTIFY)
+		hnotify_event(h);
 	else if (kind == W_ENTRY && h->state != H_MOVED)
 		entry_drop(h, ev->data.ptr, "hang-up");
 	else if (kind == W_ENTRY)

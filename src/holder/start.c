@@ -1,8 +1,8 @@
 /*
- * Starting the holder: descriptor limit, signals, rules, the socket
- * (checked and made by sockpath.h: bound under a temporary name, then
- * renamed over the path, so the path always leads to a live holder),
- * readiness, then the loop.
+ * Starting the holder: descriptor limit, signals, rules, the socket and
+ * the --notify-socket (checked and made by sockpath.h: bound under a
+ * temporary name, then renamed over the path, so the path always leads to
+ * a live holder), readiness, then the loop.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -180,7 +180,8 @@ static void notify_ready(struct holder *h)
 
 static int setup(struct holder *h, int *oldfd)
 {
-	if (check_socket(h) < 0 || raise_nofile(h) < 0 || holder_load_rules(h, 1) < 0)
+	if (check_socket(h) < 0 || hnotify_check(h) < 0 || raise_nofile(h) < 0 ||
+	    holder_load_rules(h, 1) < 0)
 		return -1;
 	if (store_init(&h->store) < 0)
 		return -1;
@@ -191,7 +192,8 @@ static int setup(struct holder *h, int *oldfd)
 	}
 	if (h->cf.takeover && takeover_fetch(h, oldfd) < 0)
 		return -1;
-	if (bind_socket(h) < 0 || holder_listen_add(h) < 0)
+	/* The notify socket first: it fails before the path is taken over. */
+	if (hnotify_open(h) < 0 || bind_socket(h) < 0 || holder_listen_add(h) < 0)
 		return -1;
 	h->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	return 0;
@@ -201,7 +203,8 @@ int holder_start(const struct config *cf)
 {
 	struct holder h = { .cf = *cf, .epfd = -1, .lfd = -1, .sigfd = -1,
 	                    .reserve_fd = -1, .listen_kind = W_LISTEN,
-	                    .signal_kind = W_SIGNAL };
+	                    .signal_kind = W_SIGNAL, .nfd = -1,
+	                    .notify_kind = W_NOTIFY };
 	int oldfd = -1, rc = 1;
 
 	h.self_uid = getuid();

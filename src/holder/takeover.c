@@ -40,6 +40,7 @@ void takeover_begin(struct holder *h, struct conn *c)
 	hlog(h, "pid %d takes over: %zu entries, %zu fds handed over",
 	     (int)c->peer.pid, h->store.count, h->store.fds);
 	h->state = H_MOVED;
+	hnotify_pause(h, 1);
 	h->moved_by = c;
 	c->takeover = 1;
 	ops_dump_reply(h, c);
@@ -67,6 +68,7 @@ void takeover_abort(struct holder *h, struct conn *c)
 	if (h->handed_over || h->state != H_MOVED)
 		return;
 	h->state = H_RUN;
+	hnotify_pause(h, 0);
 	hlog(h, "the takeover was abandoned: serving again");
 	entries_drop_hung_up(h);
 }

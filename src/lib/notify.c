@@ -132,22 +132,30 @@ const char *notify_store_name(const struct notify_msg *m)
 	return m->fdname[0] ? m->fdname : "stored";
 }
 
+int notify_socket_new(void)
+{
+	int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), on = 1;
+
+	if (s >= 0 && setsockopt(s, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) < 0) {
+		close_keep_errno(s);
+		return -1;
+	}
+	return s;
+}
+
 int notify_socket_open(const char *path)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	size_t len = strlen(path);
-	int s, on = 1;
+	int s;
 
 	if (len == 0 || len >= sizeof sun.sun_path) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	memcpy(sun.sun_path, path, len + 1);
-	s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (s < 0)
-		return -1;
-	if (setsockopt(s, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) < 0 ||
-	    bind(s, (struct sockaddr *)&sun, sizeof sun) < 0) {
+	s = notify_socket_new();
+	if (s >= 0 && bind(s, (struct sockaddr *)&sun, sizeof sun) < 0) {
 		close_keep_errno(s);
 		return -1;
 	}

@@ -48,10 +48,12 @@ int notify_parse(const char *buf, size_t len, struct notify_msg *m);
 const char *notify_store_name(const struct notify_msg *m);
 
 /*
- * A datagram socket bound at path (created with the caller's umask),
- * O_CLOEXEC and O_NONBLOCK, with SO_PASSCRED so that every message comes
- * with its sender's pid, uid and gid.
+ * A datagram socket, O_CLOEXEC and O_NONBLOCK, with SO_PASSCRED so that
+ * every message comes with its sender's pid, uid and gid: unbound
+ * (notify_socket_new, for sockpath_bind), or bound at path, created with
+ * the caller's umask (notify_socket_open).
  */
+int notify_socket_new(void);
 int notify_socket_open(const char *path);
 
 struct notify_rx {

@@ -1,5 +1,5 @@
 /*
- * A listening Unix socket at a path, made safely: see sockpath.h.  The
+ * A Unix socket at a path, made safely: see sockpath.h.  The
  * directory is opened once per call and the checks and changes are made
  * relative to it (fstatat, unlinkat, renameat2), so that they concern the
  * directory that was checked; bind and connect take the whole path.
@@ -80,7 +80,11 @@ static int sun_of(const char *path, struct sockaddr_un *sun)
 	return 0;
 }
 
-/* 0 when nobody listens on path (ECONNREFUSED), else -1 with errno. */
+/*
+ * 0 when nobody listens on path (ECONNREFUSED), else -1 with errno:
+ * EADDRINUSE when a socket is bound there, of any type (a stream probe of
+ * a datagram or seqpacket socket gets EPROTOTYPE).
+ */
 static int probe_stale(const char *path)
 {
 	struct sockaddr_un sun;
@@ -93,7 +97,7 @@ static int probe_stale(const char *path)
 		return -1;
 	r = connect(fd, (struct sockaddr *)&sun, sizeof sun);
 	close_keep_errno(fd);
-	if (r == 0 || errno == EAGAIN) {
+	if (r == 0 || errno == EAGAIN || errno == EPROTOTYPE) {
 		errno = EADDRINUSE;
 		return -1;
 	}
@@ -259,7 +263,7 @@ static int listen_renamed(struct sockpath *sp, int fd, int dfd, const char *name
 		r = bind_exact(fd, tmp, dfd, tname, mode, gid);
 	if (r < 0 || fstatat(dfd, tname, &mine, AT_SYMLINK_NOFOLLOW) < 0)
 		return fail(sp, SP_SOCKET, errno);
-	if (listen(fd, backlog) < 0 ||
+	if ((backlog >= 0 && listen(fd, backlog) < 0) ||
 	    (sp->found ? move_over(dfd, tname, tmp, name, sp, flags & SOCKPATH_TAKEOVER) :
 	     move_in(dfd, tname, name)) < 0) {
 		int err = errno;
@@ -282,7 +286,7 @@ static int listen_direct(struct sockpath *sp, int fd, int dfd, const char *name,
 		return fail(sp, SP_SOCKET, errno);
 	if (bind_exact(fd, sp->path, dfd, name, mode, gid) < 0)
 		return fail(sp, SP_SOCKET, errno);
-	if (listen(fd, backlog) < 0) {
+	if (backlog >= 0 && listen(fd, backlog) < 0) {
 		int err = errno;
 
 		unlinkat(dfd, name, 0);
@@ -291,21 +295,16 @@ static int listen_direct(struct sockpath *sp, int fd, int dfd, const char *name,
 	return 0;
 }
 
-int sockpath_listen(struct sockpath *sp, mode_t mode, gid_t gid, int backlog, int flags)
+int sockpath_bind(struct sockpath *sp, int fd, mode_t mode, gid_t gid, int backlog,
+                  int flags)
 {
-	int type = SOCK_STREAM | SOCK_CLOEXEC | (flags & SOCKPATH_NONBLOCK ? SOCK_NONBLOCK : 0);
 	const char *name;
 	struct stat st;
-	int dfd, fd, r;
+	int dfd, r;
 
 	dfd = open_dir(sp, &name);
 	if (dfd < 0)
 		return -1;
-	fd = socket(AF_UNIX, type, 0);
-	if (fd < 0) {
-		close_keep_errno(dfd);
-		return fail(sp, SP_SOCKET, errno);
-	}
 	if (flags & SOCKPATH_RENAME)
 		r = listen_renamed(sp, fd, dfd, name, mode, gid, backlog, flags);
 	else
@@ -313,13 +312,25 @@ int sockpath_listen(struct sockpath *sp, mode_t mode, gid_t gid, int backlog, in
 	if (r == 0 && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		r = fail(sp, SP_SOCKET, errno);
 	close_keep_errno(dfd);
-	if (r < 0) {
-		close_keep_errno(fd);
+	if (r < 0)
 		return -1;
-	}
 	sp->fd = fd;
 	sp->dev = st.st_dev;
 	sp->ino = st.st_ino;
+	return 0;
+}
+
+int sockpath_listen(struct sockpath *sp, mode_t mode, gid_t gid, int backlog, int flags)
+{
+	int type = SOCK_STREAM | SOCK_CLOEXEC | (flags & SOCKPATH_NONBLOCK ? SOCK_NONBLOCK : 0);
+	int fd = socket(AF_UNIX, type, 0);
+
+	if (fd < 0)
+		return fail(sp, SP_SOCKET, errno);
+	if (sockpath_bind(sp, fd, mode, gid, backlog < 0 ? 0 : backlog, flags) < 0) {
+		close_keep_errno(fd);
+		return -1;
+	}
 	return 0;
 }
 

@@ -1,20 +1,22 @@
 /*
- * Private to fdshare: a listening Unix stream socket at a filesystem path,
- * made safely (the holder, fdshare recv, fdshare listen unix:PATH).
+ * Private to fdshare: a Unix socket at a filesystem path, made safely (the
+ * holder and its --notify-socket, fdshare recv, fdshare listen unix:PATH,
+ * unix-dgram:PATH and seqpacket:PATH).
  *
  *   - The path's directory may not be writable by others unless it has
  *     the sticky bit (EPERM): whoever can write there could swap the socket.
  *   - A symbolic link at the path is refused (ELOOP), anything else but a
  *     socket too (EEXIST), and left as it is; a socket someone listens on
- *     is refused (EADDRINUSE) unless it is being taken over.
- *   - A stale socket (nobody listening) is replaced, and only if it is
+ *     or is bound to (of any type) is refused (EADDRINUSE) unless it is
+ *     being taken over.
+ *   - A stale socket (nobody bound to it) is replaced, and only if it is
  *     still the same inode when it goes.
  *   - The socket never has looser permissions than asked, not even for a
  *     moment: bound under a umask that gives exactly the mode (group bits
  *     only once the group is set).
  *
- * Use: sockpath_check, then (maybe after other work) sockpath_listen; on
- * the way out sockpath_unlink, which removes the socket only if the path
+ * Use: sockpath_check, then (maybe after other work) sockpath_listen, or
+ * sockpath_bind for a socket of another type; on the way out sockpath_unlink, which removes the socket only if the path
  * still leads to it.  The process's umask is changed for the bind: the
  * callers are single-threaded.
  */
@@ -58,6 +60,15 @@ int sockpath_check(struct sockpath *sp, const char *path, int flags);
  */
 int sockpath_listen(struct sockpath *sp, mode_t mode, gid_t gid, int backlog,
                     int flags);
+
+/*
+ * The same for a Unix socket the caller made (SOCK_DGRAM, SOCK_SEQPACKET,
+ * options already set): bound at sp->path, listening with backlog unless
+ * backlog < 0.  0 with sp->fd = fd, or -1 with errno and sp->failed, fd
+ * still open (the caller's).  SOCKPATH_NONBLOCK means nothing here.
+ */
+int sockpath_bind(struct sockpath *sp, int fd, mode_t mode, gid_t gid, int backlog,
+                  int flags);
 
 /* Remove the socket if the path still leads to it; async-signal-safe. */
 int sockpath_unlink(const struct sockpath *sp);
