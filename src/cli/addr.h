@@ -52,9 +52,9 @@ const char *addr_path(const struct addr *a);
 
 /*
  * The socket of a: bound, listening with backlog when it is a stream or
- * seqpacket socket, O_CLOEXEC, blocking; a Unix path made with mode (by
- * umask, never looser) after removing a stale socket file nobody listens
- * on.  fd:N returns N after checking it is open.  -1 and errno on
+ * seqpacket socket, O_CLOEXEC, blocking; a Unix path made through the
+ * shared socket-path helper (src/lib/sockpath.h): with mode, never looser,
+ * replacing only a stale socket file nobody listens on.  fd:N returns N after checking it is open.  -1 and errno on
  * failure, with *hint saying what to do.
  */
 int addr_open(const struct addr *a, int backlog, mode_t mode, const char **hint);

@@ -1,16 +1,15 @@
 /* The fd store of "fdshare run" (FDSTORE=1), and its copy in the holder. */
 #include <errno.h>
-#include <linux/kcmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "run.h"
+#include "../lib/samefile.h"
 
 #define HOLDER_NAME_MAX 255
 
@@ -23,19 +22,6 @@ int fdstore_init(struct fdstore *s, size_t max)
 }
 
 /* Two descriptors of one open file: systemd keeps such duplicates once. */
-static int same_file(int a, int b)
-{
-	struct stat sa, sb;
-	long r = syscall(SYS_kcmp, (long)getpid(), (long)getpid(), (long)KCMP_FILE,
-	                 (long)a, (long)b);
-
-	if (r >= 0)
-		return r == 0;
-	/* without kcmp, sockets only: a socket's inode has one open file */
-	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && S_ISSOCK(sa.st_mode) &&
-	       sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
 /* PREFIX + name, with ' ' and '%' written %20 and %25: no space in holder names. */
 static int holder_name(const struct fdstore *s, const char *name, char *buf, size_t size)
 {
@@ -134,7 +120,7 @@ static void mirror(struct fdstore *s, const char *name)
 static int contains(const struct fdstore *s, int fd)
 {
 	for (size_t i = 0; i < s->n; i++)
-		if (same_file(s->v[i].fd, fd))
+		if (fd_same_file(s->v[i].fd, fd))
 			return 1;
 	return 0;
 }

@@ -15,6 +15,7 @@
 #include "../lib/internal.h"
 
 #define FRAMES_PER_EVENT 16 /* then let the other clients have a turn */
+#define OUT_RETRY_MS 10     /* a send the kernel lacked memory for */
 
 static void set_events(struct holder *h, struct conn *c, uint32_t ev)
 {
@@ -99,8 +100,12 @@ void conn_timeout_sweep(struct holder *h, int64_t now)
 	}
 }
 
-static void outframe_free(struct outframe *o)
+static void outframe_free(struct conn *c, struct outframe *o)
 {
+	if (o == &c->errframe) {
+		c->err_busy = 0;
+		return;
+	}
 	if (o->own == OUT_OWN)
 		close_fds(o->fds + o->fds_sent, o->nfds - o->fds_sent);
 	free(o->fds);
@@ -153,8 +158,9 @@ void conn_close(struct holder *h, struct conn *c)
 		struct outframe *o = c->out;
 
 		c->out = o->next;
-		outframe_free(o);
+		outframe_free(c, o);
 	}
+	c->out_tail = NULL;
 	free(c->cgroup);
 	c->cgroup = NULL;
 	if (c->prev)
@@ -196,7 +202,13 @@ static size_t chunk_at(const struct outframe *o, size_t *nfds, size_t *len)
 	return attach;
 }
 
-/* Send what the socket takes; 1 when the frame is out, 0 on EAGAIN. */
+enum { SEND_WAIT = 0, SEND_DONE = 1, SEND_RETRY = 2 };
+
+/*
+ * Send what the socket takes: SEND_DONE when the frame is out, SEND_WAIT
+ * until the socket is writable, SEND_RETRY when the kernel lacked memory
+ * (tried again shortly: the request is carried out, its reply must go).
+ */
 static int send_frame(struct outframe *o, int sock)
 {
 	while (o->off < o->len) {
@@ -208,14 +220,16 @@ static int send_frame(struct outframe *o, int sock)
 		iov.iov_base = o->buf + o->off;
 		iov.iov_len = len;
 		n = fds_sendmsg(sock, &iov, 1, o->fds + o->fds_sent, nfds, MSG_DONTWAIT);
+		if (n < 0 && (errno == ENOMEM || errno == ENOBUFS))
+			return SEND_RETRY;
 		if (n < 0)
-			return errno == EAGAIN || errno == ETOOMANYREFS ? 0 : -1;
+			return errno == EAGAIN || errno == ETOOMANYREFS ? SEND_WAIT : -1;
 		if (nfds && o->own == OUT_OWN)
 			close_fds(o->fds + o->fds_sent, nfds);
 		o->fds_sent += nfds;
 		o->off += (size_t)n;
 	}
-	return 1;
+	return SEND_DONE;
 }
 
 /* Borrowed fds that must wait for the socket: keep copies of our own. */
@@ -247,7 +261,9 @@ static int flush(struct holder *h, struct conn *c)
 		progress |= o->off != before;
 		if (r < 0)
 			return -1;
-		if (r == 0) {
+		if (r != SEND_DONE) {
+			int want = r == SEND_RETRY ? OUT_RETRY : OUT_WAIT;
+
 			if (o->own == OUT_BORROW && own_rest(o) < 0)
 				return -1;
 			/* A client that stops reading is dropped too, after
@@ -255,15 +271,19 @@ static int flush(struct holder *h, struct conn *c)
 			if (progress)
 				timer_unlink(h, c);
 			timer_start(h, c);
-			if (!c->waiting_out)
-				set_events(h, c, EPOLLOUT);
-			c->waiting_out = 1;
+			/* Retrying: no events (a writable socket would spin),
+			 * the loop calls conn_retry_out on a short timer. */
+			if (c->waiting_out != want)
+				set_events(h, c, want == OUT_RETRY ? 0 : EPOLLOUT);
+			c->waiting_out = want;
+			if (want == OUT_RETRY && h->retry_at == 0)
+				h->retry_at = now_ms() + OUT_RETRY_MS;
 			return 0;
 		}
 		c->out = o->next;
 		if (c->out == NULL)
 			c->out_tail = NULL;
-		outframe_free(o);
+		outframe_free(c, o);
 	}
 	if (c->waiting_out) {
 		set_events(h, c, EPOLLIN);
@@ -273,20 +293,28 @@ static int flush(struct holder *h, struct conn *c)
 	return 0;
 }
 
-int conn_reply(struct holder *h, struct conn *c, uint32_t type,
-               const void *data, size_t len, int *fds, size_t nfds, int own)
+static void enqueue(struct conn *c, struct outframe *o)
+{
+	o->next = NULL;
+	if (c->out_tail)
+		c->out_tail->next = o;
+	else
+		c->out = o;
+	c->out_tail = o;
+}
+
+int conn_queue(struct conn *c, uint32_t type, const void *data, size_t len,
+               int *fds, size_t nfds, int own)
 {
 	struct outframe *o = calloc(1, sizeof *o);
 	size_t carriers = frame_carriers(nfds);
 
 	if (o == NULL || (o->buf = malloc(FRAME_HDR_LEN + len + carriers)) == NULL ||
 	    (nfds && (o->fds = malloc(nfds * sizeof(int))) == NULL)) {
-		if (own == OUT_OWN)
-			close_fds(fds, nfds);
 		if (o)
 			free(o->buf);
 		free(o);
-		conn_close(h, c);
+		errno = ENOMEM;
 		return -1;
 	}
 	frame_put_header(o->buf, type | HP_REPLY, (uint32_t)len, (uint32_t)nfds);
@@ -298,30 +326,81 @@ int conn_reply(struct holder *h, struct conn *c, uint32_t type,
 		memcpy(o->fds, fds, nfds * sizeof(int));
 	o->nfds = nfds;
 	o->own = own;
-	if (c->out_tail)
-		c->out_tail->next = o;
-	else
-		c->out = o;
-	c->out_tail = o;
 	/* Waiting behind another frame: the store may change meanwhile. */
-	if ((o != c->out && o->own == OUT_BORROW && own_rest(o) < 0) || flush(h, c) < 0) {
-		conn_close(h, c);
+	if (c->out && own == OUT_BORROW && own_rest(o) < 0) {
+		free(o->fds);
+		free(o->buf);
+		free(o);
 		return -1;
 	}
-	if (c->closing && c->out == NULL)
-		conn_close(h, c);
+	enqueue(c, o);
 	return 0;
 }
 
+void conn_send(struct holder *h, struct conn *c)
+{
+	if (c->dead)
+		return;
+	if (flush(h, c) < 0 || (c->closing && c->out == NULL))
+		conn_close(h, c);
+}
+
+int conn_reply(struct holder *h, struct conn *c, uint32_t type,
+               const void *data, size_t len, int *fds, size_t nfds, int own)
+{
+	if (conn_queue(c, type, data, len, fds, nfds, own) < 0)
+		return -1;
+	conn_send(h, c);
+	return 0;
+}
+
+/* Never allocates (but for a second error queued behind the first). */
 int conn_reply_err(struct holder *h, struct conn *c, uint32_t type,
                    uint32_t code, uint32_t index)
 {
-	unsigned char b[8];
+	struct outframe *o = &c->errframe;
+	unsigned char *b = c->errbuf + FRAME_HDR_LEN;
 
 	c->last_code = code;
+	if (c->err_busy) {
+		unsigned char v[8];
+
+		put_le32(v, code);
+		put_le32(v + 4, index);
+		if (conn_reply(h, c, type, v, sizeof v, NULL, 0, OUT_OWN) == 0)
+			return 0;
+		conn_close(h, c);
+		return -1;
+	}
+	memset(o, 0, sizeof *o);
+	frame_put_header(c->errbuf, type | HP_REPLY, 8, 0);
 	put_le32(b, code);
 	put_le32(b + 4, index);
-	return conn_reply(h, c, type, b, sizeof b, NULL, 0, OUT_OWN);
+	o->buf = c->errbuf;
+	o->len = sizeof c->errbuf;
+	o->own = OUT_OWN;
+	c->err_busy = 1;
+	enqueue(c, o);
+	conn_send(h, c);
+	return 0;
+}
+
+/* Replies and reads the kernel lacked memory for: tried again (a short timer). */
+void conn_retry_out(struct holder *h)
+{
+	struct conn *c, *next;
+
+	h->retry_at = 0;
+	for (c = h->conns; c; c = next) {
+		next = c->next;
+		if (c->dead || c->waiting_out != OUT_RETRY)
+			continue;
+		if (c->out == NULL) { /* a read to try again */
+			set_events(h, c, EPOLLIN);
+			c->waiting_out = OUT_IDLE;
+		}
+		conn_event(h, c, EPOLLOUT);
+	}
 }
 
 static void read_requests(struct holder *h, struct conn *c)
@@ -333,6 +412,14 @@ static void read_requests(struct holder *h, struct conn *c)
 		r = reader_step(&c->rd, c->fd);
 		claim_update(h, c);
 
+		if (r == READ_MORE && c->rd.nomem) {
+			/* No events until a retry: the input would spin. */
+			c->rd.nomem = 0;
+			set_events(h, c, 0);
+			c->waiting_out = OUT_RETRY;
+			if (h->retry_at == 0)
+				h->retry_at = now_ms() + OUT_RETRY_MS;
+		}
 		if (r == READ_MORE) {
 			if (reader_busy(&c->rd))
 				timer_start(h, c);

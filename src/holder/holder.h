@@ -28,6 +28,7 @@ struct reader {
 	uint32_t refuse;   /* a wire code: payload and fds read and dropped */
 	size_t fd_room;    /* fds this request may bring (--max-fds) */
 	size_t fd_allow;   /* fds not claimed yet that may still be received */
+	int nomem;         /* READ_MORE as the kernel lacked memory */
 };
 enum { R_IDLE, R_HEADER, R_PAYLOAD, R_CARRIERS };
 enum { READ_MORE = 0, READ_FRAME = 1, READ_EOF = 2 };
@@ -145,6 +146,7 @@ struct outframe {
 	size_t nfds, fds_sent;
 	int own;             /* OUT_OWN, OUT_BORROW or OUT_STABLE */
 };
+enum { OUT_IDLE = 0, OUT_WAIT = 1, OUT_RETRY = 2 }; /* conn.waiting_out */
 enum {
 	OUT_BORROW = 0,      /* the store's fds: copied if they must wait */
 	OUT_OWN = 1,         /* closed once sent (or dropped) */
@@ -159,11 +161,14 @@ struct conn {
 	char *cgroup;        /* read at connect if a rule needs it; "" unknown */
 	struct reader rd;
 	struct outframe *out, *out_tail;
-	int waiting_out;     /* EPOLLOUT armed */
+	int waiting_out;     /* OUT_WAIT: EPOLLOUT armed; OUT_RETRY: no events, retried */
 	int closing;         /* close once the output is sent */
 	int dead;
 	int takeover;        /* the new holder's connection */
 	uint32_t last_code;  /* of the last reply, for the log */
+	struct outframe errframe; /* error replies need no allocation */
+	unsigned char errbuf[20 + 8]; /* FRAME_HDR_LEN, code, index */
+	int err_busy;        /* errframe queued */
 	size_t claimed;      /* fds its request in flight claims */
 };
 
@@ -199,6 +204,7 @@ struct holder {
 	int state;
 	int stopping;       /* SIGTERM: finish in flight, then exit */
 	int handed_over;    /* takeover done: drain, then exit */
+	int64_t retry_at;   /* a reply waits for kernel memory: conn_retry_out */
 	uid_t self_uid;
 };
 
@@ -218,8 +224,15 @@ void conn_event(struct holder *h, struct conn *c, uint32_t events);
 int conn_idle(const struct conn *c);
 /* Queue a reply; fds are sent and then closed when own, else only sent
  * (and duplicated first if they cannot all go out at once, unless stable). */
+/* -1 (ENOMEM): nothing queued, the fds stay the caller's, c stays open;
+ * 0: queued (c may have been closed since, its fds then dropped). */
 int conn_reply(struct holder *h, struct conn *c, uint32_t type,
                const void *data, size_t len, int *fds, size_t nfds, int own);
+/* conn_reply in two steps: queue (-1 as above), then send. */
+int conn_queue(struct conn *c, uint32_t type, const void *data, size_t len,
+               int *fds, size_t nfds, int own);
+void conn_send(struct holder *h, struct conn *c);
+void conn_retry_out(struct holder *h);
 int conn_reply_err(struct holder *h, struct conn *c, uint32_t type,
                    uint32_t code, uint32_t index);
 void conn_timeout_sweep(struct holder *h, int64_t now);

@@ -90,10 +90,9 @@ void ops_list(struct holder *h, struct conn *c, const struct hreq *req)
 				put_fdinfo(&o, e->fds[i]);
 		}
 	hp_set32(&o, 8, count);
-	if (o.bad || o.len > FDSHARE_MSG_MAX_LEN)
+	if (o.bad || o.len > FDSHARE_MSG_MAX_LEN ||
+	    conn_reply(h, c, HP_LIST, o.p, o.len, NULL, 0, OUT_OWN) < 0)
 		conn_reply_err(h, c, HP_LIST, HP_ENOMEM, 0);
-	else
-		conn_reply(h, c, HP_LIST, o.p, o.len, NULL, 0, OUT_OWN);
 	free(o.p);
 }
 
@@ -122,20 +121,20 @@ static void dump_start(struct dump *d)
 	d->nfds = d->count = 0;
 }
 
+/* A frame that cannot be encoded or queued ends the dump with ENOMEM. */
 static int dump_send(struct holder *h, struct conn *c, struct dump *d, int last)
 {
-	int r;
+	int r = -1;
 
 	hp_set32(&d->o, 8, last ? 0 : 1);
 	hp_set32(&d->o, 12, (uint32_t)d->count);
-	if (d->o.bad) {
-		free(d->o.p);
-		return -1;
-	}
-	r = conn_reply(h, c, HP_DUMP, d->o.p, d->o.len, d->fds, d->nfds,
-	               h->state == H_MOVED ? OUT_STABLE : OUT_BORROW);
+	if (!d->o.bad)
+		r = conn_reply(h, c, HP_DUMP, d->o.p, d->o.len, d->fds, d->nfds,
+		               h->state == H_MOVED ? OUT_STABLE : OUT_BORROW);
 	free(d->o.p);
 	d->o.p = NULL;
+	if (r < 0 && !c->dead)
+		conn_reply_err(h, c, HP_DUMP, HP_ENOMEM, 0);
 	return r;
 }
 

@@ -152,6 +152,8 @@ static int next_timeout(struct holder *h, int64_t now)
 		t = e->expires;
 	if (h->thead && (t < 0 || h->thead->deadline < t))
 		t = h->thead->deadline;
+	if (h->retry_at && (t < 0 || h->retry_at < t))
+		t = h->retry_at;
 	if (t < 0)
 		return -1;
 	if (t <= now)
@@ -210,6 +212,8 @@ int holder_run(struct holder *h)
 		now = now_ms();
 		if (h->state != H_MOVED)
 			expiry_run(h, now);
+		if (h->retry_at && h->retry_at <= now)
+			conn_retry_out(h);
 		conn_timeout_sweep(h, now);
 		free_limbo(h);
 	}

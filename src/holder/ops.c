@@ -93,7 +93,7 @@ static int name_cmp(const void *a, const void *b)
 	return memcmp(x->name, y->name, x->namelen);
 }
 
-/* Index of an item whose name came before in the batch, or -1. */
+/* Index of an item whose name came before in the batch, or -1; -2: no memory. */
 static long duplicate(const struct hreq *req)
 {
 	const struct hitem **v;
@@ -103,7 +103,7 @@ static long duplicate(const struct hreq *req)
 		return -1;
 	v = malloc(req->n * sizeof *v);
 	if (v == NULL)
-		return 0; /* refused as a duplicate: rare, and safe */
+		return -2;
 	for (size_t i = 0; i < req->n; i++)
 		v[i] = &req->items[i];
 	qsort(v, req->n, sizeof *v, name_cmp);
@@ -213,8 +213,8 @@ static void unwatch_items(struct holder *h, const struct hreq *req, size_t n,
  * the entry that will hold it; undone on failure (a fd that epoll cannot
  * watch, such as a regular file).
  */
-static int watch_all(struct holder *h, const struct hreq *req, struct entry **ne,
-                     const int *fds, uint32_t *bad)
+static uint32_t watch_all(struct holder *h, const struct hreq *req, struct entry **ne,
+                          const int *fds, uint32_t *bad)
 {
 	for (size_t i = 0; i < req->n; i++) {
 		const struct hitem *it = &req->items[i];
@@ -224,16 +224,20 @@ static int watch_all(struct holder *h, const struct hreq *req, struct entry **ne
 		for (size_t k = 0; k < it->nfds; k++) {
 			struct epoll_event ev = { .events = 0, .data.ptr = ne[i] };
 
+			int err;
+
 			if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, fds[it->fd_off + k], &ev) == 0)
 				continue;
+			err = errno;
 			while (k-- > 0)
 				epoll_ctl(h->epfd, EPOLL_CTL_DEL, fds[it->fd_off + k], NULL);
 			unwatch_items(h, req, i, fds);
 			*bad = (uint32_t)i;
-			return -1;
+			/* EPERM: a fd epoll cannot watch; else out of memory. */
+			return err == EPERM ? HP_EINVAL : HP_ENOMEM;
 		}
 	}
-	return 0;
+	return HP_OK;
 }
 
 /* freed: what the replaced entries give back, in all and of this uid. */
@@ -255,8 +259,9 @@ static void op_store(struct holder *h, struct conn *c, const struct hreq *req)
 	int64_t now = now_ms();
 	long dup = duplicate(req);
 
-	if (dup >= 0) {
-		conn_reply_err(h, c, HP_STORE, HP_EINVAL, (uint32_t)dup);
+	if (dup != -1) {
+		conn_reply_err(h, c, HP_STORE, dup < 0 ? HP_ENOMEM : HP_EINVAL,
+		               dup < 0 ? 0 : (uint32_t)dup);
 		return;
 	}
 	if (req->n > 4) {
@@ -288,9 +293,10 @@ static void op_store(struct holder *h, struct conn *c, const struct hreq *req)
 		free_prepared(ne, old, req->n);
 		code = HP_ENOMEM;
 	}
-	if (code == HP_OK && watch_all(h, req, ne, c->rd.fds, &bad) < 0) {
-		free_prepared(ne, old, req->n);
-		code = HP_EINVAL;
+	if (code == HP_OK) {
+		code = watch_all(h, req, ne, c->rd.fds, &bad);
+		if (code != HP_OK)
+			free_prepared(ne, old, req->n);
 	}
 	if (code == HP_OK) {
 		for (size_t i = 0; i < req->n; i++)
@@ -331,13 +337,27 @@ static uint32_t check_items(struct holder *h, struct conn *c, const struct hreq 
 	if (*removes) {
 		long dup = duplicate(req);
 
-		if (dup >= 0) {
-			*bad = (uint32_t)dup;
-			return HP_EINVAL;
+		if (dup != -1) {
+			*bad = dup < 0 ? 0 : (uint32_t)dup;
+			return dup < 0 ? HP_ENOMEM : HP_EINVAL;
 		}
 	}
 	*bad = 0;
 	return HP_OK;
+}
+
+/* Close the first k fds of a fetch reply that are copies (mixed batch). */
+static void close_copies(const struct hreq *req, struct entry **ev, const int *fds,
+                         size_t k, int mixed)
+{
+	size_t m = 0;
+
+	if (!mixed)
+		return;
+	for (size_t a = 0; a < req->n && m < k; a++)
+		for (size_t b = 0; b < ev[a]->nfds && m < k; b++, m++)
+			if (!(req->items[a].flags & HP_F_REMOVE))
+				close(fds[m]);
 }
 
 /*
@@ -368,11 +388,7 @@ static void fetch_reply(struct holder *h, struct conn *c, const struct hreq *req
 			if (mixed && !(req->items[i].flags & HP_F_REMOVE))
 				fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 			if (fd < 0) {
-				/* Undo the copies: nothing was taken yet. */
-				for (size_t a = 0, m = 0; a < i + 1 && m < k; a++)
-					for (size_t b = 0; b < ev[a]->nfds && m < k; b++, m++)
-						if (!(req->items[a].flags & HP_F_REMOVE))
-							close(fds[m]);
+				close_copies(req, ev, fds, k, mixed);
 				free(p);
 				free(fds);
 				conn_reply_err(h, c, HP_FETCH, HP_ENFILE, (uint32_t)i);
@@ -381,10 +397,18 @@ static void fetch_reply(struct holder *h, struct conn *c, const struct hreq *req
 			fds[k++] = fd;
 		}
 	}
+	/* Queued first: an entry is taken only once its reply will go. */
+	if (conn_queue(c, HP_FETCH, p, len, fds, nfds, removes ? OUT_OWN : OUT_BORROW) < 0) {
+		close_copies(req, ev, fds, k, mixed);
+		free(p);
+		free(fds);
+		conn_reply_err(h, c, HP_FETCH, HP_ENOMEM, 0);
+		return;
+	}
 	for (size_t i = 0; i < req->n; i++)
 		if (req->items[i].flags & HP_F_REMOVE)
 			entry_take(h, ev[i]);
-	conn_reply(h, c, HP_FETCH, p, len, fds, nfds, removes ? OUT_OWN : OUT_BORROW);
+	conn_send(h, c);
 	free(p);
 	free(fds);
 }
@@ -439,7 +463,8 @@ static void ping(struct holder *h, struct conn *c)
 	put_le32(b, HP_OK);
 	put_le32(b + 4, 0);
 	put_le32(b + 8, (uint32_t)getpid());
-	conn_reply(h, c, HP_PING, b, sizeof b, NULL, 0, OUT_OWN);
+	if (conn_reply(h, c, HP_PING, b, sizeof b, NULL, 0, OUT_OWN) < 0)
+		conn_reply_err(h, c, HP_PING, HP_ENOMEM, 0);
 }
 
 void ops_dispatch(struct holder *h, struct conn *c)

@@ -110,6 +110,10 @@ static ssize_t read_some(struct reader *r, int sock, void *buf, size_t len)
 
 	n = fds_recvmsg(sock, &iov, 1, fds, room < FDSHARE_MAX_FDS ? room : FDSHARE_MAX_FDS,
 	                &got, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	if (n < 0 && (errno == ENOMEM || errno == ENOBUFS)) {
+		r->nomem = 1; /* nothing was taken: tried again later */
+		errno = EAGAIN;
+	}
 	if (n < 0)
 		return -1;
 	if (keep_fds(r, fds, got) < 0)

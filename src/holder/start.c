@@ -140,18 +140,34 @@ static int check_socket(struct holder *h)
 	return -1;
 }
 
-/* Bound as PATH.PID with its mode and group, listening, renamed over PATH. */
+/*
+ * Bound as PATH.PID with its mode and group, listening, renamed over PATH;
+ * watched by epoll first, so that nothing can fail once the path is ours
+ * (taking over, the old holder would thaw where nobody reaches it).
+ */
 static int bind_socket(struct holder *h)
 {
-	int flags = SOCKPATH_NONBLOCK | SOCKPATH_RENAME |
-	            (h->cf.takeover ? SOCKPATH_TAKEOVER : 0);
+	int flags = SOCKPATH_RENAME | (h->cf.takeover ? SOCKPATH_TAKEOVER : 0);
 	gid_t gid = h->cf.have_group ? h->cf.group : (gid_t)-1;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
-	if (sockpath_listen(&h->sp, h->cf.mode, gid, 4096, flags) < 0) {
-		cli_sockpath_fail("holder", &h->sp, errno);
+	if (fd < 0) {
+		hlog(h, "socket: %s", strerror(errno));
 		return -1;
 	}
-	h->lfd = h->sp.fd;
+	h->lfd = fd;
+	if (holder_listen_add(h) < 0) {
+		hlog(h, "epoll: %s", strerror(errno));
+		h->lfd = -1;
+		close(fd);
+		return -1;
+	}
+	if (sockpath_bind(&h->sp, fd, h->cf.mode, gid, 4096, flags) < 0) {
+		cli_sockpath_fail("holder", &h->sp, errno);
+		h->lfd = -1;
+		close(fd); /* and out of the epoll set */
+		return -1;
+	}
 	return 0;
 }
 
@@ -193,7 +209,7 @@ static int setup(struct holder *h, int *oldfd)
 	if (h->cf.takeover && takeover_fetch(h, oldfd) < 0)
 		return -1;
 	/* The notify socket first: it fails before the path is taken over. */
-	if (hnotify_open(h) < 0 || bind_socket(h) < 0 || holder_listen_add(h) < 0)
+	if (hnotify_open(h) < 0 || bind_socket(h) < 0)
 		return -1;
 	h->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	return 0;

@@ -26,9 +26,11 @@ static uint64_t hash(const char *s, size_t n)
 int store_init(struct store *s)
 {
 	memset(s, 0, sizeof *s);
+	s->tab = calloc(1024, sizeof *s->tab);
+	if (s->tab == NULL)
+		return -1;
 	s->size = 1024;
-	s->tab = calloc(s->size, sizeof *s->tab);
-	return s->tab ? 0 : -1;
+	return 0;
 }
 
 struct entry *entry_new(const char *name, size_t n)

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -46,19 +47,35 @@ void takeover_begin(struct holder *h, struct conn *c)
 	ops_dump_reply(h, c);
 }
 
+/* Frozen, the path another holder's: answer "moved", exit once idle. */
+static void hand_over(struct holder *h)
+{
+	h->handed_over = 1;
+	while (accept_clients(h, 1024))
+		;
+	holder_listen_stop(h); /* the path is the new holder's: not unlinked */
+}
+
 void takeover_done(struct holder *h, struct conn *c)
 {
 	if (!c->takeover) {
 		conn_reply_err(h, c, HP_TAKEOVER_DONE, HP_EINVAL, 0);
 		return;
 	}
-	h->handed_over = 1;
-	while (accept_clients(h, 1024))
-		;
-	holder_listen_stop(h); /* the path is the new holder's: not unlinked */
+	hand_over(h);
 	hlog(h, "handed over; exiting once the %zu clients left are answered",
 	     h->nconns - 1);
 	conn_reply_err(h, c, HP_TAKEOVER_DONE, HP_OK, 0);
+}
+
+/* The path leads to a socket that is not ours (the new holder's). */
+static int path_taken(struct holder *h)
+{
+	struct stat st;
+
+	if (h->lfd < 0 || stat(h->sp.path, &st) < 0)
+		return 0;
+	return st.st_dev != h->sp.dev || st.st_ino != h->sp.ino;
 }
 
 void takeover_abort(struct holder *h, struct conn *c)
@@ -67,6 +84,14 @@ void takeover_abort(struct holder *h, struct conn *c)
 	h->moved_by = NULL;
 	if (h->handed_over || h->state != H_MOVED)
 		return;
+	/* TAKEOVER_DONE lost, but the new holder has the path already. */
+	if (path_taken(h)) {
+		hand_over(h);
+		hlog(h, "the new holder has the path, its connection was lost: "
+		     "handed over; exiting once the %zu clients left are answered",
+		     h->nconns > 0 ? h->nconns - 1 : 0);
+		return;
+	}
 	h->state = H_RUN;
 	hnotify_pause(h, 0);
 	hlog(h, "the takeover was abandoned: serving again");
