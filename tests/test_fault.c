@@ -18,70 +18,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fault/fault.h"
+#include "fault/selfload.h"
 #include "fdshare.h"
 #include "t.h"
 
 #define MAX_N 10000
 #define PAYLOAD 5000    /* more than the first record of a frame */
 #define MANY 300        /* more than one SCM_RIGHTS chunk */
-
-static struct {
-	__typeof__(fault_arm) *arm;
-	__typeof__(fault_disarm) *disarm;
-	__typeof__(fault_hit) *hit;
-	__typeof__(fault_track) *track;
-	__typeof__(fault_live) *live;
-	__typeof__(fault_fn_name) *fn_name;
-} shim;
-
-/* ---- loading the shim: run this program again with LD_PRELOAD ---- */
-
-static void append_env(const char *var, const char *sep, const char *val)
-{
-	const char *old = getenv(var);
-	char buf[8192];
-
-	if (old && *old)
-		snprintf(buf, sizeof buf, "%s%s%s", val, sep, old);
-	else
-		snprintf(buf, sizeof buf, "%s", val);
-	setenv(var, buf, 1);
-}
-
-__attribute__((constructor)) static void load_shim(int argc, char **argv)
-{
-	const char *build = getenv("BUILD");
-	char path[PATH_MAX], shimpath[PATH_MAX], exe[PATH_MAX];
-	ssize_t n;
-
-	(void)argc;
-	if (dlsym(RTLD_DEFAULT, "fault_arm") || getenv("FDSHARE_FAULT_REEXEC"))
-		return;
-	snprintf(path, sizeof path, "%s/tests/fault/libfault.so", build ? build : "build");
-	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	if (realpath(path, shimpath) == NULL || n < 0)
-		return; /* the tests skip */
-	exe[n] = '\0';
-	setenv("FDSHARE_FAULT_REEXEC", "1", 1);
-	append_env("LD_PRELOAD", ":", shimpath);
-	/* a sanitizer runtime wants to come first; here it need not */
-	append_env("ASAN_OPTIONS", ":", "verify_asan_link_order=0");
-	execv(exe, argv);
-}
-
-static void need_shim(void)
-{
-	shim.arm = (__typeof__(shim.arm))dlsym(RTLD_DEFAULT, "fault_arm");
-	shim.disarm = (__typeof__(shim.disarm))dlsym(RTLD_DEFAULT, "fault_disarm");
-	shim.hit = (__typeof__(shim.hit))dlsym(RTLD_DEFAULT, "fault_hit");
-	shim.track = (__typeof__(shim.track))dlsym(RTLD_DEFAULT, "fault_track");
-	shim.live = (__typeof__(shim.live))dlsym(RTLD_DEFAULT, "fault_live");
-	shim.fn_name = (__typeof__(shim.fn_name))dlsym(RTLD_DEFAULT, "fault_fn_name");
-	if (!shim.arm || !shim.disarm || !shim.hit || !shim.track || !shim.live ||
-	    !shim.fn_name)
-		t_skip("libfault.so is not loaded (built by fuzz/fuzz.mk as $BUILD/tests/fault/libfault.so)");
-}
 
 /* ---- one run ---- */
 
@@ -141,7 +84,7 @@ static long runs, faults;
 
 static void setup(void)
 {
-	need_shim();
+	selfload_need_shim();
 	verbose = getenv("FAULT_VERBOSE") != NULL;
 	runs = faults = 0;
 	for (size_t i = 0; i < sizeof payload; i++)
