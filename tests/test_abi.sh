@@ -10,7 +10,8 @@ if ! command -v nm >/dev/null; then
 	echo "SKIP $T.exported_symbols: nm (binutils) is not installed"
 	exit 0
 fi
-before=$(f=(/proc/$$/fd/*); echo ${#f[@]})
+# counted in the shell itself: a command substitution races with its own pipe
+f=(/proc/$$/fd/*); before=${#f[@]}
 got=$(nm -D --defined-only "$lib" | awk '$2 == "T" { print $3 }' | sort)
 if diff <(echo "$got") tests/abi.txt >/dev/null; then
 	echo "PASS $T.exported_symbols"
@@ -29,4 +30,5 @@ if [ -z "$others" ]; then
 else
 	echo "FAIL $T.only_fdshare_names: $others"
 fi
-[ "$(f=(/proc/$$/fd/*); echo ${#f[@]})" = "$before" ] || echo "FAIL $T.fd_count: changed"
+f=(/proc/$$/fd/*)
+[ "${#f[@]}" = "$before" ] || echo "FAIL $T.fd_count: $before fds before, ${#f[@]} after"

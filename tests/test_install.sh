@@ -7,7 +7,8 @@ CC=${CC:-cc}
 T=test_install.sh
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-fds() { f=(/proc/$$/fd/*); echo ${#f[@]}; }
+# Counted in the shell itself: a command substitution races with its own pipe.
+fdcount() { local fd=(/proc/$$/fd/*); FDS=${#fd[@]}; }
 pass() { echo "PASS $T.$1"; }
 fail() { echo "FAIL $T.$1: $2"; }
 san=()
@@ -18,7 +19,7 @@ if ! command -v pkg-config >/dev/null; then
 	exit 0
 fi
 
-before=$(fds)
+fdcount; before=$FDS
 dest=$tmp/dest
 make -s BUILD="$BUILD" SANITIZE="${SANITIZE:-}" install DESTDIR="$dest" >"$tmp/log" 2>&1 ||
 	{ fail install "make install failed: $(tail -3 "$tmp/log")"; exit 1; }
@@ -74,4 +75,5 @@ make -s BUILD="$BUILD" SANITIZE="${SANITIZE:-}" uninstall DESTDIR="$dest" >"$tmp
 left=$(cd "$dest" && find . -type f -o -type l)
 if [ -z "$left" ]; then pass uninstall; else fail uninstall "left behind: $left"; fi
 
-[ "$(fds)" = "$before" ] || fail fd_count "open fds $before before, $(fds) after"
+fdcount
+[ "$FDS" = "$before" ] || fail fd_count "open fds $before before, $FDS after"
