@@ -118,7 +118,6 @@ int fdshare_reopen(pid_t pid, int fd, int flags);
 /*
  * Inheritance across fork and exec, with systemd's socket-activation
  * convention (LISTEN_FDS, LISTEN_PID, LISTEN_PIDFDID, LISTEN_FDNAMES).
- * [section owned by src/lib/spawn.c and src/lib/listen.c]
  *
  * fdshare_spawn: runs argv[0] in a new process, looked up in the caller's
  * PATH as execvp does when it has no '/' (/bin:/usr/bin without PATH;
@@ -184,7 +183,6 @@ void fdshare_strv_free(char **strv);
 
 /*
  * What a descriptor is.
- * [section owned by src/lib/describe.c]
  *
  * fdshare_describe: what descriptor fd of process pid is (pid 0: the
  * calling process), from /proc/PID/fd/N, /proc/PID/fdinfo/N and, for a
@@ -261,9 +259,8 @@ const char *fdshare_kind_name(int kind);
 
 /*
  * The holder: a daemon that keeps descriptors under names while their
- * users come and go (fdshare-holder(8); wire protocol: docs/protocol.md,
+ * users come and go (fdshare-holder(8); wire protocol: fdshare-protocol(7),
  * section 3).
- * [section owned by src/lib/holder_client.c]
  *
  * fdshare_holder_path: the default socket path into buf: $FDSHARE_SOCKET,
  * else $XDG_RUNTIME_DIR/fdshare/holder.sock, else /run/fdshare/holder.sock.
@@ -357,7 +354,6 @@ void fdshare_list_free(struct fdshare_list *list);
 
 /*
  * Refusing descriptors at the door.
- * [section owned by src/lib/refuse.c]
  *
  * fdshare_refuse_fds: turns SO_PASSRIGHTS off on a Unix socket (Linux
  * 6.16+): from then on a peer's send with descriptors attached fails with
