@@ -223,12 +223,17 @@ t_sighup_at_once() {
 # A CMD that ignores SIGTERM is killed after --stop-timeout; a second
 # SIGTERM to run does not wait at all.
 t_stop_timeout() {
-	run_bg --stop-timeout 1 -- sh -c 'trap "" TERM; exec sleep 100'
+	# CMD ignores SIGTERM only once its trap is set: wait for that.
+	rm -f "$T/trapped"
+	run_bg --stop-timeout 1 -- sh -c 'trap "" TERM; : >"$0"; exec sleep 100' "$T/trapped"
 	wait_log "started pid" || { abort_run; return 1; }
+	wait_until test -e "$T/trapped" || { WHY="CMD did not set its trap"; abort_run; return 1; }
 	stop_run || return 1
 	log_has "pid [0-9]+ still runs 1 s after SIGTERM: SIGKILL" || { WHY="log: $(cat "$T/rlog")"; return 1; }
-	run_bg --stop-timeout 60 -- sh -c 'trap "" TERM; exec sleep 100'
+	rm -f "$T/trapped"
+	run_bg --stop-timeout 60 -- sh -c 'trap "" TERM; : >"$0"; exec sleep 100' "$T/trapped"
 	wait_log "started pid" || { abort_run; return 1; }
+	wait_until test -e "$T/trapped" || { WHY="CMD did not set its trap"; abort_run; return 1; }
 	kill -TERM "$RUN"
 	wait_log "stopping$" || { abort_run; return 1; }
 	kill -TERM "$RUN"
