@@ -110,18 +110,6 @@ static int setup_signals(struct holder *h)
 	return epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->sigfd, &e);
 }
 
-static int sockaddr_of(const char *path, struct sockaddr_un *sun)
-{
-	memset(sun, 0, sizeof *sun);
-	sun->sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof sun->sun_path) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	strcpy(sun->sun_path, path);
-	return 0;
-}
-
 /*
  * The path checked before anything else (sockpath.h): no symlink, nothing
  * but a stale socket, no holder answering there, unless taking over.
@@ -181,7 +169,7 @@ static void notify_ready(struct holder *h)
 			hlog(h, "--ready-fd %d: %s", h->cf.ready_fd, strerror(errno));
 		close(h->cf.ready_fd);
 	}
-	if (ns && (ns[0] == '/' || ns[0] == '@') && sockaddr_of(ns, &sun) == 0) {
+	if (ns && (ns[0] == '/' || ns[0] == '@') && sockaddr_unix(ns, &sun) == 0) {
 		int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 		socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(ns));
 

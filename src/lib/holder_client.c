@@ -67,12 +67,14 @@ API int fdshare_holder_path(char *buf, size_t size)
 
 static int dial(struct fdshare_holder *h)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un sun;
+	int fd;
 
+	if (sockaddr_unix(h->path, &sun) < 0)
+		return -1;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	memcpy(sun.sun_path, h->path, strlen(h->path));
 	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) < 0) {
 		close_keep_errno(fd);
 		return -1;

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -59,6 +60,9 @@ static inline uint32_t get_le32(const unsigned char *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
 	       (uint32_t)p[3] << 24;
 }
+
+/* sun for path; ENAMETOOLONG when it does not fit in sun_path. */
+int sockaddr_unix(const char *path, struct sockaddr_un *sun);
 
 /* Close n descriptors, keeping errno. */
 void close_fds(const int *fds, size_t n);

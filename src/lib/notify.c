@@ -145,15 +145,15 @@ int notify_socket_new(void)
 
 int notify_socket_open(const char *path)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	size_t len = strlen(path);
+	struct sockaddr_un sun;
 	int s;
 
-	if (len == 0 || len >= sizeof sun.sun_path) {
+	if (*path == '\0') {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	memcpy(sun.sun_path, path, len + 1);
+	if (sockaddr_unix(path, &sun) < 0)
+		return -1;
 	s = notify_socket_new();
 	if (s >= 0 && bind(s, (struct sockaddr *)&sun, sizeof sun) < 0) {
 		close_keep_errno(s);

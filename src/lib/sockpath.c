@@ -68,18 +68,6 @@ static int open_dir(struct sockpath *sp, const char **name)
 	return dfd;
 }
 
-static int sun_of(const char *path, struct sockaddr_un *sun)
-{
-	memset(sun, 0, sizeof *sun);
-	sun->sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof sun->sun_path) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	strcpy(sun->sun_path, path);
-	return 0;
-}
-
 /*
  * 0 when nobody listens on path (ECONNREFUSED), else -1 with errno:
  * EADDRINUSE when a socket is bound there, of any type (a stream probe of
@@ -90,7 +78,7 @@ static int probe_stale(const char *path)
 	struct sockaddr_un sun;
 	int fd, r;
 
-	if (sun_of(path, &sun) < 0)
+	if (sockaddr_unix(path, &sun) < 0)
 		return -1;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -148,7 +136,7 @@ static int bind_exact(int fd, const char *path, int dfd, const char *name, mode_
 	struct stat st;
 	int r;
 
-	if (sun_of(path, &sun) < 0)
+	if (sockaddr_unix(path, &sun) < 0)
 		return -1;
 	mask = umask(~first & 0777);
 	r = bind(fd, (struct sockaddr *)&sun, sizeof sun);
