@@ -1,14 +1,17 @@
 /*
- * libFuzzer harness: fdshare_msg_recv on bytes and descriptors that
- * really cross a socketpair, in records the input chooses.
+ * libFuzzer harness: fdshare_msg_recv, or the buffered reader, on bytes
+ * and descriptors that really cross a socketpair, in records the input
+ * chooses.
  *
  * Input: byte 0 picks the socket (bit 0: SOCK_SEQPACKET, else
- * SOCK_STREAM); then records, each a 3-byte head and its bytes:
+ * SOCK_STREAM) and the receiver (bit 1: a fdshare_reader, bit 2: taking
+ * frames with fdshare_reader_recvv, up to 1 + (byte 0 >> 3) at a time,
+ * else fdshare_reader_recv); then records, each a 3-byte head and its bytes:
  *   len  = b0 | (b1 & 0x1f) << 8   (bytes that follow, cut at the end)
  *   nfds = b2 < 0x80 ? b2 % 8 : min((b2 & 0x7f) * 2, 253)
  * Each record is one sendmsg with nfds copies of /dev/null attached (on a
- * stream the rest of a short send follows without fds).  The reader calls
- * fdshare_msg_recv until it returns 0 or -1.  Aborts on: a descriptor
+ * stream the rest of a short send follows without fds).  The reader takes
+ * frames until it gets 0 or -1.  Aborts on: a descriptor
  * count that differs after the input, an errno other than EPROTO/ECHRNG/
  * ENOMEM, a message that breaks fdshare.h's promises or is not what the
  * bytes sent say at that point of the stream (each frame is exactly
@@ -178,6 +181,36 @@ static void check_msg(const struct fdshare_msg *m, const uint8_t *b, size_t tota
 		check_fd(m->fds[i], m->fds, i);
 }
 
+/* Frames through a fdshare_reader until 0 or -1; what the last call gave. */
+static int take_with_reader(int sock, uint8_t how, const uint8_t *b, size_t total,
+                            size_t *pos, size_t *fds_got)
+{
+	struct fdshare_msg m[32];
+	size_t n = 1 + (how >> 3);
+	struct fdshare_reader *rd = fdshare_reader_new(sock);
+	int r, err;
+
+	if (rd == NULL)
+		return errno == ENOMEM ? -1 : (abort(), -1);
+	do {
+		memset(m, 0, sizeof m);
+		r = (how & 4) ? fdshare_reader_recvv(rd, m, n) : fdshare_reader_recv(rd, m);
+		if (r > (int)n)
+			abort();
+		for (int i = 0; i < r; i++) {
+			check_msg(&m[i], b, total, pos);
+			*fds_got += m[i].nfds;
+			fdshare_msg_free(&m[i]);
+		}
+	} while (r > 0);
+	if (m[0].data != NULL || m[0].fds != NULL || m[0].len != 0 || m[0].nfds != 0)
+		abort();
+	err = errno;
+	fdshare_reader_free(rd);
+	errno = err;
+	return r;
+}
+
 static void init(void)
 {
 	struct stat st;
@@ -191,7 +224,7 @@ static void init(void)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct writer w = { .p = data + 1, .n = size ? size - 1 : 0 };
-	struct fdshare_msg m;
+	struct fdshare_msg m[1];
 	pthread_t th;
 	int sv[2], before, threaded = 0, r;
 	size_t fds_got = 0, total, pos = 0;
@@ -215,14 +248,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		shutdown(sv[0], SHUT_WR);
 	}
-	while ((r = fdshare_msg_recv(sv[1], &m)) == 1) {
-		check_msg(&m, bytes, total, &pos);
-		fds_got += m.nfds;
-		fdshare_msg_free(&m);
-	}
+	memset(m, 0, sizeof m);
+	if (data[0] & 2)
+		r = take_with_reader(sv[1], data[0], bytes, total, &pos, &fds_got);
+	else
+		while ((r = fdshare_msg_recv(sv[1], m)) == 1) {
+			check_msg(m, bytes, total, &pos);
+			fds_got += m->nfds;
+			fdshare_msg_free(m);
+		}
 	if (r < 0 && errno != EPROTO && errno != ECHRNG && errno != ENOMEM)
 		abort();
-	if (m.data != NULL || m.fds != NULL || m.len != 0 || m.nfds != 0)
+	if (m->data != NULL || m->fds != NULL || m->len != 0 || m->nfds != 0)
 		abort();
 	close(sv[1]); /* a writer still at work gets EPIPE */
 	if (threaded)

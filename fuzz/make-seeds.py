@@ -52,7 +52,7 @@ def msg_recv_seeds():
     many = frame_records(2, b"many", 254)
     big = frame_records(3, bytes(range(256)) * 20, 2)
     h = header(9, 4, 0) + b"abcd"
-    return {
+    seeds = {
         "stream-hi": STREAM + hi,
         "stream-one-fd": STREAM + one,
         "stream-254-fds": STREAM + many,
@@ -70,6 +70,14 @@ def msg_recv_seeds():
         "seqpacket-long-record": SEQPACKET + record(header(1, 2, 0) + b"abcdef"),
         "seqpacket-fds-late": SEQPACKET + record(header(1, 2, 1) + b"a") + record(b"b", 1),
     }
+    # The same through the buffered reader: byte 0 bit 1, bit 2 recvv
+    # (up to 1 + byte 0 >> 3 frames a call).
+    for k, v in list(seeds.items()):
+        seeds["reader-" + k] = bytes([v[0] | 2]) + v[1:]
+        seeds["recvv-" + k] = bytes([v[0] | 2 | 4 | (3 << 3)]) + v[1:]
+    seeds["reader-stream-ahead"] = bytes([STREAM[0] | 2]) + hi + hi + one + hi + many
+    seeds["recvv-seqpacket-batch"] = bytes([SEQPACKET[0] | 2 | 4 | (7 << 3)]) + (hi + one) * 4 + big
+    return seeds
 
 
 def env(flags, pid=b"", pidfdid=b"", fds=b"", names=b""):

@@ -72,6 +72,40 @@ int  fdshare_msg_recv(int sock, struct fdshare_msg *msg);
 void fdshare_msg_free(struct fdshare_msg *msg);
 
 /*
+ * The buffered reader: fdshare_msg_recv for one connection, cheaper.
+ * It learns the socket type once and takes a frame that fits one record
+ * (docs/protocol.md 1.3) with one recvmsg; on a stream it reads ahead and
+ * keeps bytes and fds of the next frames for the next calls, so once a
+ * reader has read from a socket, read that socket only through it.
+ * fdshare_reader_new: EPROTOTYPE unless SOCK_STREAM or SOCK_SEQPACKET.
+ * fdshare_reader_recv returns as fdshare_msg_recv does.
+ * fdshare_reader_recvv fills msgs[0..n-1]: it blocks for the first frame
+ * only and returns how many it took (>= 1), 0 at a clean end, -1 on error;
+ * an error met after some frames is returned by the next call.  On
+ * SOCK_SEQPACKET it takes up to 64 records per recvmmsg(2).
+ * fdshare_reader_buffered: bytes read ahead and not yet returned; poll(2)
+ * cannot see them, so an event loop calls fdshare_reader_recv again
+ * while this is non-zero.
+ * fdshare_reader_free closes the fds it holds, frees it, keeps the socket.
+ *
+ * fdshare_msg_sendv sends msgs[0..n-1] as fdshare_msg_send would, on
+ * SOCK_SEQPACKET up to 64 per sendmmsg(2) (those that fit one record;
+ * others by fdshare_msg_send).  Returns 0 when all went, -1 on error
+ * (EINVAL for any invalid message, and nothing sent); *sent (may be NULL)
+ * counts the messages that went whole.
+ */
+struct fdshare_reader;
+
+struct fdshare_reader *fdshare_reader_new(int sock);
+int    fdshare_reader_recv(struct fdshare_reader *r, struct fdshare_msg *msg);
+int    fdshare_reader_recvv(struct fdshare_reader *r, struct fdshare_msg *msgs,
+                            size_t n);
+size_t fdshare_reader_buffered(const struct fdshare_reader *r);
+void   fdshare_reader_free(struct fdshare_reader *r);
+int    fdshare_msg_sendv(int sock, const struct fdshare_msg *msgs, size_t n,
+                         size_t *sent);
+
+/*
  * The peer of a connected Unix socket (SO_PEERCRED; ENOTCONN when there
  * is none); pidfd from
  * SO_PEERPIDFD where the kernel has it (Linux 6.5+), else -1.  The caller

@@ -14,12 +14,14 @@
 
 #include "internal.h"
 #include "holder_proto.h"
+#include "reader.h"
 
 #define RETRY_BUDGET_MS 10000
 #define MAX_HANGUPS 5
 
 struct fdshare_holder {
 	int fd;
+	struct fdshare_reader rd;
 	size_t errindex;
 	char path[sizeof ((struct sockaddr_un *)0)->sun_path];
 };
@@ -80,11 +82,13 @@ static int dial(struct fdshare_holder *h)
 		return -1;
 	}
 	h->fd = fd;
+	h->rd.sock = fd;
 	return 0;
 }
 
 static void hang_up(struct fdshare_holder *h)
 {
+	msgreader_drop(&h->rd);
 	close_keep_errno(h->fd);
 	h->fd = -1;
 }
@@ -96,6 +100,7 @@ API struct fdshare_holder *fdshare_holder_connect(const char *path)
 	if (h == NULL)
 		return NULL;
 	h->fd = -1;
+	msgreader_init(&h->rd, -1, 0);
 	if (path == NULL) {
 		if (fdshare_holder_path(h->path, sizeof h->path) < 0)
 			goto fail;
@@ -108,6 +113,7 @@ API struct fdshare_holder *fdshare_holder_connect(const char *path)
 	if (dial(h) == 0)
 		return h;
 fail:
+	msgreader_release(&h->rd);
 	free(h);
 	return NULL;
 }
@@ -116,6 +122,7 @@ API void fdshare_holder_close(struct fdshare_holder *h)
 {
 	if (h == NULL)
 		return;
+	msgreader_release(&h->rd);
 	close_keep_errno(h->fd);
 	free(h);
 }
@@ -175,13 +182,13 @@ static int call(struct fdshare_holder *h, uint32_t type, const struct hp_out *re
 			return -1;
 		r = fdshare_msg_send(h->fd, type, req->p, req->len, fds, nfds);
 		if (r == 0) {
-			r = fdshare_msg_recv(h->fd, m);
+			r = msgreader_next(&h->rd, m);
 		} else if (lost(errno)) {
 			/* Refused at the door (--max-clients) before it read a
 			 * byte: the refusal is still there to read. */
 			int err = errno;
 
-			r = fdshare_msg_recv(h->fd, m);
+			r = msgreader_next(&h->rd, m);
 			if (r <= 0) {
 				r = -1;
 				errno = err;

@@ -20,6 +20,23 @@
 #define SO_PEERPIDFD 77
 #endif
 
+/*
+ * Control space for n fds and room beside them for the control messages a
+ * socket option may add (SCM_CREDENTIALS with SO_PASSCRED, SCM_PIDFD with
+ * SO_PASSPIDFD, a short SCM_SECURITY label), so that they never truncate
+ * the descriptors.
+ */
+#define FDS_CTL_EXTRA (CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int)) + 256)
+#define FDS_CTL_SPACE(n) (CMSG_SPACE(sizeof(int) * (n)) + FDS_CTL_EXTRA)
+
+/* Attach nfds (>= 1) fds to mh in buf, CMSG_SPACE(4 * nfds) bytes. */
+void cmsg_put_fds(struct msghdr *mh, void *buf, const int *fds, size_t nfds);
+/*
+ * The fds a received mh carries, as fds_recvmsg takes them (its flags
+ * checked, SCM_PIDFD closed); -1 with every fd closed on failure.
+ */
+int cmsg_take_fds(const struct msghdr *mh, int *fds, size_t cap, size_t *got);
+
 /* One sendmsg of iov with fds attached, MSG_NOSIGNAL, EINTR retried. */
 ssize_t fds_sendmsg(int sock, const struct iovec *iov, int iovcnt,
                     const int *fds, size_t nfds, int msgflags);
@@ -46,6 +63,17 @@ int frame_parse_header(const unsigned char *h, uint32_t *type, uint32_t *len,
                        uint32_t *nfds);
 /* Carrier bytes after the payload, one per chunk of fds after the first. */
 size_t frame_carriers(size_t nfds);
+/* A frame's first record holds all of it: header, payload and fds. */
+#define FRAME_ONE_RECORD(len, nfds) \
+	((len) <= FRAME_FIRST_MAX - FRAME_HDR_LEN && (nfds) <= FDSHARE_MAX_FDS)
+/* Send a whole record, fds with its first byte, waiting as frame_send_wait. */
+int frame_send_record(int sock, struct iovec *iov, int iovcnt,
+                      const int *fds, size_t nfds);
+/*
+ * After a failed send: 1 when another try is worth it (EAGAIN: waited for
+ * POLLOUT; ETOOMANYREFS: a bounded wait for the reader), else 0.
+ */
+int frame_send_wait(int sock, long *waited_ms);
 
 static inline void put_le32(unsigned char *p, uint32_t v)
 {

@@ -5,13 +5,22 @@
 
 #include "internal.h"
 
-/*
- * Room beside SCM_RIGHTS for the control messages a socket option may add
- * (SCM_CREDENTIALS with SO_PASSCRED, SCM_PIDFD with SO_PASSPIDFD, a short
- * SCM_SECURITY label), so that they never truncate the descriptors.
- */
-#define CTL_EXTRA (CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int)) + 256)
-#define CTL_MAX (CMSG_SPACE(sizeof(int) * FDSHARE_MAX_FDS) + CTL_EXTRA)
+#define CTL_MAX FDS_CTL_SPACE(FDSHARE_MAX_FDS)
+
+void cmsg_put_fds(struct msghdr *mh, void *buf, const int *fds, size_t nfds)
+{
+	struct cmsghdr *c;
+
+	mh->msg_control = buf;
+	mh->msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+	c = CMSG_FIRSTHDR(mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+	memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	/* the padding, which the kernel copies too */
+	memset((char *)buf + c->cmsg_len, 0, mh->msg_controllen - c->cmsg_len);
+}
 
 ssize_t fds_sendmsg(int sock, const struct iovec *iov, int iovcnt,
                     const int *fds, size_t nfds, int msgflags)
@@ -23,19 +32,8 @@ ssize_t fds_sendmsg(int sock, const struct iovec *iov, int iovcnt,
 	struct msghdr mh = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt };
 	ssize_t n;
 
-	if (nfds > 0) {
-		struct cmsghdr *c;
-
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-		/* the padding, which the kernel copies too */
-		memset(ctl.buf + c->cmsg_len, 0, mh.msg_controllen - c->cmsg_len);
-	}
+	if (nfds > 0)
+		cmsg_put_fds(&mh, ctl.buf, fds, nfds);
 	do
 		n = sendmsg(sock, &mh, msgflags | MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
@@ -54,34 +52,15 @@ static void close_cmsg_fds(const struct cmsghdr *c)
 	}
 }
 
-ssize_t fds_recvmsg(int sock, struct iovec *iov, int iovcnt,
-                    int *fds, size_t cap, size_t *got, int msgflags)
+int cmsg_take_fds(const struct msghdr *mh, int *fds, size_t cap, size_t *got)
 {
-	union {
-		struct cmsghdr align;
-		char buf[CTL_MAX];
-	} ctl;
-	size_t room = cap < FDSHARE_MAX_FDS ? cap : FDSHARE_MAX_FDS;
-	struct msghdr mh = {
-		.msg_iov = iov,
-		.msg_iovlen = (size_t)iovcnt,
-		.msg_control = ctl.buf,
-		.msg_controllen = CMSG_SPACE(sizeof(int) * room) + CTL_EXTRA,
-	};
 	size_t count = 0;
 	int err = 0;
-	ssize_t n;
 
 	*got = 0;
-	do
-		n = recvmsg(sock, &mh, msgflags);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -1;
-	if (mh.msg_controllen == 0 && !(mh.msg_flags & (MSG_CTRUNC | MSG_TRUNC)))
-		return n;
-
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+	if (mh->msg_controllen == 0 && !(mh->msg_flags & (MSG_CTRUNC | MSG_TRUNC)))
+		return 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR((struct msghdr *)mh, c)) {
 		if (c->cmsg_level != SOL_SOCKET)
 			continue;
 		if (c->cmsg_type == SCM_PIDFD) {
@@ -103,9 +82,9 @@ ssize_t fds_recvmsg(int sock, struct iovec *iov, int iovcnt,
 			}
 		}
 	}
-	if (mh.msg_flags & MSG_CTRUNC)
+	if (mh->msg_flags & MSG_CTRUNC)
 		err = ECHRNG;
-	else if (!err && (mh.msg_flags & MSG_TRUNC))
+	else if (!err && (mh->msg_flags & MSG_TRUNC))
 		err = EMSGSIZE;
 	if (err) {
 		close_fds(fds, count < cap ? count : cap);
@@ -113,6 +92,31 @@ ssize_t fds_recvmsg(int sock, struct iovec *iov, int iovcnt,
 		return -1;
 	}
 	*got = count;
+	return 0;
+}
+
+ssize_t fds_recvmsg(int sock, struct iovec *iov, int iovcnt,
+                    int *fds, size_t cap, size_t *got, int msgflags)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CTL_MAX];
+	} ctl;
+	size_t room = cap < FDSHARE_MAX_FDS ? cap : FDSHARE_MAX_FDS;
+	struct msghdr mh = {
+		.msg_iov = iov,
+		.msg_iovlen = (size_t)iovcnt,
+		.msg_control = ctl.buf,
+		.msg_controllen = FDS_CTL_SPACE(room),
+	};
+	ssize_t n;
+
+	*got = 0;
+	do
+		n = recvmsg(sock, &mh, msgflags);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 || cmsg_take_fds(&mh, fds, cap, got) < 0)
+		return -1;
 	return n;
 }
 
