@@ -137,26 +137,13 @@ API int fdshare_msg_send(int sock, uint32_t type, const void *data, size_t len,
 
 API int fdshare_msg_recv(int sock, struct fdshare_msg *msg)
 {
-	struct rx rx = RX_INIT(sock);
-	unsigned char first[FRAME_FIRST_MAX];
 	int type;
 	socklen_t tl = sizeof type;
-	size_t got = 0;
-	ssize_t n;
 
 	memset(msg, 0, sizeof *msg);
 	if (getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &tl) < 0)
 		return -1;
-	n = rx_first(&rx, first, type == SOCK_SEQPACKET);
-	if (n == 0)
-		return 0;
-	if (n < 0 || rx_begin(&rx, msg, first) < 0 ||
-	    rx_feed(msg, &got, first + FRAME_HDR_LEN, (size_t)n - FRAME_HDR_LEN) < 0 ||
-	    rx_finish(&rx, msg, got) < 0) {
-		rx_fail(&rx, msg);
-		return -1;
-	}
-	return 1;
+	return rx_frame(sock, type == SOCK_SEQPACKET, msg);
 }
 
 API void fdshare_msg_free(struct fdshare_msg *msg)

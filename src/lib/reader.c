@@ -210,24 +210,6 @@ fail:
 	return -1;
 }
 
-static int next_from_seqpacket(struct fdshare_reader *r, struct fdshare_msg *msg)
-{
-	struct rx rx = RX_INIT(r->sock);
-	unsigned char first[FRAME_FIRST_MAX];
-	size_t got = 0;
-	ssize_t n = rx_first(&rx, first, 1);
-
-	if (n == 0)
-		return 0;
-	if (n < 0 || rx_begin(&rx, msg, first) < 0 ||
-	    rx_feed(msg, &got, first + FRAME_HDR_LEN, (size_t)n - FRAME_HDR_LEN) < 0 ||
-	    rx_finish(&rx, msg, got) < 0) {
-		rx_fail(&rx, msg);
-		return -1;
-	}
-	return 1;
-}
-
 int msgreader_next(struct fdshare_reader *r, struct fdshare_msg *msg)
 {
 	memset(msg, 0, sizeof *msg);
@@ -236,7 +218,7 @@ int msgreader_next(struct fdshare_reader *r, struct fdshare_msg *msg)
 		r->err = 0;
 		return -1;
 	}
-	return r->seqpacket ? next_from_seqpacket(r, msg) : next_from_stream(r, msg);
+	return r->seqpacket ? rx_frame(r->sock, 1, msg) : next_from_stream(r, msg);
 }
 
 API int fdshare_reader_recv(struct fdshare_reader *r, struct fdshare_msg *msg)

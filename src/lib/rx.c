@@ -194,3 +194,21 @@ void rx_fail(struct rx *rx, struct fdshare_msg *msg)
 	free(msg->data);
 	memset(msg, 0, sizeof *msg);
 }
+
+int rx_frame(int sock, int seqpacket, struct fdshare_msg *msg)
+{
+	struct rx rx = RX_INIT(sock);
+	unsigned char first[FRAME_FIRST_MAX];
+	size_t got = 0;
+	ssize_t n = rx_first(&rx, first, seqpacket);
+
+	if (n == 0)
+		return 0;
+	if (n < 0 || rx_begin(&rx, msg, first) < 0 ||
+	    rx_feed(msg, &got, first + FRAME_HDR_LEN, (size_t)n - FRAME_HDR_LEN) < 0 ||
+	    rx_finish(&rx, msg, got) < 0) {
+		rx_fail(&rx, msg);
+		return -1;
+	}
+	return 1;
+}

@@ -48,6 +48,12 @@ int  rx_feed(struct fdshare_msg *msg, size_t *got, const void *p, size_t n);
 int  rx_finish(struct rx *rx, struct fdshare_msg *msg, size_t got);
 void rx_fail(struct rx *rx, struct fdshare_msg *msg);
 
+/*
+ * One frame read without reading past it (msg zeroed by the caller):
+ * 1, 0 at a clean end of stream, -1 with everything released.
+ */
+int rx_frame(int sock, int seqpacket, struct fdshare_msg *msg);
+
 /* Bytes of the frame after its header: payload and carrier bytes. */
 size_t rx_body_len(const struct fdshare_msg *msg);
 
