@@ -71,9 +71,10 @@ int frame_send_record(int sock, struct iovec *iov, int iovcnt,
                       const int *fds, size_t nfds);
 /*
  * After a failed send: 1 when another try is worth it (EAGAIN: waited for
- * POLLOUT; ETOOMANYREFS: a bounded wait for the reader), else 0.
+ * POLLOUT; ETOOMANYREFS: a bounded wait for the reader, *waited_us, from
+ * 0, adding up the naps of one record), else 0.
  */
-int frame_send_wait(int sock, long *waited_ms);
+int frame_send_wait(int sock, long *waited_us);
 
 static inline void put_le32(unsigned char *p, uint32_t v)
 {

@@ -12,7 +12,7 @@
 #include "internal.h"
 #include "rx.h"
 
-#define TOOMANYREFS_WAIT_MS 10000  /* in-flight fd cap: wait for the reader */
+#define TOOMANYREFS_WAIT_US 10000000L /* in-flight fd cap: wait for the reader */
 
 void frame_put_header(unsigned char *h, uint32_t type, uint32_t len, uint32_t nfds)
 {
@@ -44,9 +44,9 @@ size_t frame_carriers(size_t nfds)
 	return nfds > 0 ? (nfds - 1) / FDSHARE_MAX_FDS : 0;
 }
 
-static void sleep_ms(long ms)
+static void sleep_us(long us)
 {
-	struct timespec ts = { .tv_sec = 0, .tv_nsec = ms * 1000000L };
+	struct timespec ts = { .tv_sec = us / 1000000, .tv_nsec = us % 1000000 * 1000L };
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
@@ -54,19 +54,24 @@ static void sleep_ms(long ms)
 
 /*
  * After a failed send: 1 when another try is worth it.  A non-blocking
- * socket is waited for; a sender over its in-flight descriptor quota
- * (ETOOMANYREFS) waits a bounded time for the reader to take some.
+ * socket is waited for.  A sender over its in-flight descriptor quota
+ * (ETOOMANYREFS, RLIMIT_NOFILE for an unprivileged user) naps while the
+ * reader takes some: 20 us first, a quarter more each time up to 1 ms, in
+ * all at most TOOMANYREFS_WAIT_US for one record.
  */
-int frame_send_wait(int sock, long *waited_ms)
+int frame_send_wait(int sock, long *waited_us)
 {
+	long nap;
+
 	if (errno == EAGAIN)
 		return wait_for(sock, POLLOUT) == 0;
-	if (errno == ETOOMANYREFS && *waited_ms < TOOMANYREFS_WAIT_MS) {
-		sleep_ms(1);
-		++*waited_ms;
-		return 1;
-	}
-	return 0;
+	if (errno != ETOOMANYREFS || *waited_us >= TOOMANYREFS_WAIT_US)
+		return 0;
+	nap = *waited_us / 4;
+	nap = nap < 20 ? 20 : nap > 1000 ? 1000 : nap;
+	sleep_us(nap);
+	*waited_us += nap;
+	return 1;
 }
 
 /* Send a whole record: fds go with its first byte; a stream may take it in parts. */
