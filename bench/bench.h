@@ -33,4 +33,20 @@ void reap(pid_t pid);
 void result(const char *name, const char *workload, double fds, double msgs,
             double secs, unsigned long long n);
 
+/*
+ * The holder's side (many.c, scale.c).  names_make: n names
+ * "PREFIX-PID-I", in one block to free().  holder_fill stores fd under
+ * each name (one fd each, with the FDSHARE_HOLD_* flags), per names a
+ * request; holder_drain removes them the same way.  Both die on failure.
+ */
+struct fdshare_holder;
+struct fdshare_holder *holder_dial(const char *path);
+const char **names_make(const char *prefix, size_t n);
+void holder_fill(struct fdshare_holder *h, const char **names, size_t n,
+                 int fd, size_t per, int flags);
+void holder_drain(struct fdshare_holder *h, const char **names, size_t n,
+                  size_t per);
+/* VmRSS of a process, in kB; dies when it cannot be read. */
+long rss_kb(pid_t pid);
+
 #endif

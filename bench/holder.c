@@ -21,27 +21,18 @@
 
 #define NAME "fdshare-bench"
 
-static struct fdshare_holder *dial(const char *path)
-{
-	struct fdshare_holder *h = fdshare_holder_connect(path);
-
-	if (h == NULL)
-		die("fdshare_holder_connect");
-	return h;
-}
-
 static void cycle(struct fdshare_holder **h, const char *path, int fd, int reconnect)
 {
 	int *got;
 	size_t n;
 
 	if (reconnect)
-		*h = dial(path);
+		*h = holder_dial(path);
 	if (fdshare_store(*h, NAME, &fd, 1, 0, 0) < 0)
 		die("fdshare_store");
 	if (reconnect) {
 		fdshare_holder_close(*h);
-		*h = dial(path);
+		*h = holder_dial(path);
 	}
 	if (fdshare_fetch(*h, NAME, &got, &n, FDSHARE_FETCH_REMOVE) < 0)
 		die("fdshare_fetch");
@@ -76,7 +67,7 @@ int main(int argc, char **argv)
 	fd = open_payload(argv[4]);
 
 	if (!reconnect)
-		h = dial(path);
+		h = holder_dial(path);
 	cycle(&h, path, fd, reconnect);
 	t0 = mono_now();
 	for (unsigned long long i = 0; i < n; i++)

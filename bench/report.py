@@ -3,8 +3,9 @@
 
 usage: report.py META RAW PROFILE_DIR OUT.md
 
-META: key=value lines from run.sh (machine, pinning, notes).  RAW: one line
-per run, "name workload fds_per_sec msgs_per_sec".  PROFILE_DIR: strace -c
+META: key=value lines from run.sh (machine, pinning, notes, scale_*).  RAW:
+one line per run, "name workload fds_per_sec msgs_per_sec", and the
+programs' "# fig name workload key=value ..." lines (bench/scale.c).  PROFILE_DIR: strace -c
 and perf outputs (may be empty).  Prints "summary ..." and "ratio ..."
 lines; writes OUT.md.
 """
@@ -17,8 +18,8 @@ import sys
 TARGETS = [
     ("fdshare stream1", "raw-c stream1", 0.95),
     ("fdshare seqpacket1", "raw-c seqpacket1", 0.95),
-    ("fdshare msg-stream1", "raw-c stream1", 0.90),
-    ("fdshare msg-seqpacket1", "raw-c stream1", 0.90),
+    ("fdshare msg-reader-stream1", "raw-c stream1", 0.90),
+    ("fdshare msg-reader-seqpacket1", "raw-c stream1", 0.90),
     ("fdshare msg10000-stream", "raw-c batch253", 0.85),
     ("fdshare msg10000-seqpacket", "raw-c batch253", 0.85),
     ("fdshare grab", "grab pidfd-open-getfd", 0.95),
@@ -30,16 +31,20 @@ TARGETS = [
     ("fdshare seqpacket1", "python seqpacket1", 1.5),
     ("fdshare batch253", "python batch253", 1.5),
     ("fdshare pingpong1", "python pingpong1", 1.5),
-    ("fdshare msg-stream1", "python stream1", 1.5),
-    ("fdshare msg-seqpacket1", "python seqpacket1", 1.5),
+    ("fdshare msg-reader-stream1", "python stream1", 1.5),
+    ("fdshare msg-reader-seqpacket1", "python seqpacket1", 1.5),
     ("fdshare msg10000-stream", "python batch253", 1.5),
 ]
 
 # Same work, no target: context for the reader.
 CONTEXT = [
+    ("fdshare msg-stream1", "raw-c stream1"),
+    ("fdshare msg-seqpacket1", "raw-c stream1"),
+    ("fdshare msg-seqpacket1", "raw-c seqpacket1"),
     ("fdshare batch253", "raw-c batch253"),
     ("fdshare pingpong1", "raw-c pingpong1"),
-    ("fdshare msg-seqpacket1", "raw-c seqpacket1"),
+    ("raw-c pingpong1", "s6-lib store+retrieve"),
+    ("raw-c pingpong1", "fdshare-holder store+fetch"),
     ("fdshare-cli store+fetch", "spawn-baseline true+true"),
     ("fdshare-cli store+fetch", "cli-ceiling true+env-true"),
     ("s6-cli store+retrieve", "cli-ceiling true+env-true"),
@@ -54,12 +59,25 @@ WHAT = {
     "fdshare pingpong1": "fdshare_send of 1 fd, 1-byte reply per round trip",
     "fdshare msg-stream1": "fdshare_msg_send/recv, 16-byte payload + 1 fd, SOCK_STREAM",
     "fdshare msg-seqpacket1": "the same over SOCK_SEQPACKET",
+    "fdshare msg-reader-stream1": "fdshare_msg_send, buffered fdshare_reader_recv, 16 bytes + 1 fd, SOCK_STREAM",
+    "fdshare msg-reader-seqpacket1": "the same over SOCK_SEQPACKET",
+    "fdshare msg-batch-seqpacket1": "fdshare_msg_sendv/fdshare_reader_recvv, 64 messages of 16 bytes + 1 fd a call",
     "fdshare msg10000-stream": "fdshare_msg, 10,000 fds per frame (40 chunks), SOCK_STREAM",
     "fdshare msg10000-seqpacket": "the same over SOCK_SEQPACKET",
+    "fdshare msg10000-unpriv-stream": "msg10000-stream from uid 1001, soft RLIMIT_NOFILE 1024, to root",
+    "fdshare msg10000-unpriv-seqpacket": "the same over SOCK_SEQPACKET",
     "fdshare grab": "fdshare_grab (pidfd_open each time) + close",
     "fdshare grab-pidfd": "fdshare_grab_pidfd from an open pidfd + close",
     "fdshare-holder store+fetch": "fdshare_store + fdshare_fetch(REMOVE), one connection",
     "fdshare-holder store+fetch-reconnect": "the same, a new connection per operation",
+    "fdshare-holder fetch100-many": "one fdshare_fetch_many of 100 names (1 fd each), one connection",
+    "fdshare-holder fetch100-single": "100 fdshare_fetch, one connection",
+    "fdshare-holder store100-many": "one fdshare_store_many of 100 names, one fdshare_remove_many",
+    "fdshare-holder store100-single": "100 fdshare_store, 100 fdshare_remove",
+    "fdshare-holder store+fetch-clients1": "store+fetch, 1 client process (scale.c, latencies taken)",
+    "fdshare-holder store+fetch-clients64": "store+fetch, 64 client processes at once, each its own connection",
+    "fdshare-holder store+fetch-held100": "store+fetch with 100 entries held (scale phase, own holder)",
+    "fdshare-holder store+fetch-heldmax": "store+fetch with as many entries held as the holder can (scale phase)",
     "fdshare-cli store+fetch": "`fdshare store`, then `fdshare fetch --remove NAME -- true`",
     "cli-ceiling true+env-true": "`true`, then `env true`: the CLI cycle's processes and execs, no IPC",
 }
@@ -77,14 +95,20 @@ def read_meta(path):
 
 
 def read_runs(path):
-    rows, lines = {}, []
+    """Result lines by row, every line, and the "# fig ROW WORKLOAD k=v ..."
+    figures by row (one dict a run)."""
+    rows, lines, figs = {}, [], {}
     for line in open(path):
         lines.append(line.rstrip("\n"))
         f = line.split()
+        if line.startswith("# fig ") and len(f) > 4:
+            figs.setdefault(f[2] + " " + f[3], []).append(
+                dict(t.split("=", 1) for t in f[4:] if "=" in t))
+            continue
         if line.startswith("#") or len(f) != 4:
             continue
         rows.setdefault(f[0] + " " + f[1], []).append((float(f[2]), float(f[3])))
-    return rows, lines
+    return rows, lines, figs
 
 
 class Row:
@@ -232,10 +256,127 @@ def raw_c_ceiling(rows, cpu, anchor):
     return "%.3f×" % (raw.med / rows[anchor].med)
 
 
+# ---------------------------------------------------------------- scale, beyond
+
+def fig(figs, row, key):
+    """The median over the runs of a "# fig" value, None without one."""
+    vals = []
+    for kv in figs.get(row, []):
+        try:
+            vals.append(float(kv[key]))
+        except (KeyError, ValueError):
+            pass
+    return statistics.median(vals) if vals else None
+
+
+def judged(w, what, value, target, ok, detail=""):
+    """One line of a pass/miss table; value None: not run."""
+    if value is None:
+        w("| %s | not run | %s | not run | %s |" % (what, target, detail))
+        print("target %s: not-run" % what)
+        return
+    verdict = "pass" if ok else "miss"
+    w("| %s | %s | %s | **%s** | %s |" % (what, value, target, verdict, detail))
+    print("target %s: %s %s (%s)" % (what, value, verdict, target))
+
+
+def ratio_of(rows, mine, theirs, msgs=False):
+    a, b = rows.get(mine), rows.get(theirs)
+    if a is None or b is None:
+        return None, a, b
+    if msgs:
+        return statistics.median(a.msgs) / statistics.median(b.msgs), a, b
+    return a.med / b.med, a, b
+
+
+def scale_section(w, rows, figs, meta):
+    w("## Scale")
+    w("")
+    w("Issue 8's scale figures, from `scale` (bench/scale.c).  The clients and"
+      " unprivileged rows run in the interleaved rounds; the held rows and the memory"
+      " figure in a scale phase after them, on a holder of their own started fresh (so"
+      " that its memory growth is the entries' alone and a full store cannot disturb the"
+      " other rows), the 100-entry and the full runs alternating.  A cycle is one"
+      " fdshare_store + one fdshare_fetch(REMOVE): cycles/s = fds/s / 2.")
+    w("")
+    if meta.get("scale_note"):
+        w("Note: %s" % meta["scale_note"])
+        w("")
+    w("| figure | measured | target | result | details |")
+    w("|---|---|---|---|---|")
+    held = "fdshare-holder store+fetch-heldmax"
+    count = fig(figs, held, "held")
+    r, a, b = ratio_of(rows, held, "fdshare-holder store+fetch-held100")
+    judged(w, "store+fetch with %s entries held / with 100" % ("%.0f" % count if count else "many"),
+           "%.3f×" % r if r else None, "≥ 0.80×", r is not None and r >= 0.8,
+           "%s vs %s cycles/s" % (rate(a.med / 2), rate(b.med / 2)) if r else "")
+    per = fig(figs, "fdshare-holder memory", "bytes_per_entry")
+    n = fig(figs, "fdshare-holder memory", "entries")
+    judged(w, "holder memory per held entry (VmRSS growth / entries)",
+           "%.0f bytes" % per if per is not None else None, "≤ 256 bytes",
+           per is not None and per <= 256,
+           "%.0f entries: VmRSS %.0f → %.0f kB; user space only (the kernel's fd table"
+           " slot and file reference are not in RSS)" % (
+               n, fig(figs, "fdshare-holder memory", "rss_before_kb"),
+               fig(figs, "fdshare-holder memory", "rss_after_kb")) if per is not None else "")
+    many, one = "fdshare-holder store+fetch-clients64", "fdshare-holder store+fetch-clients1"
+    r, a, b = ratio_of(rows, many, one)
+    lat = []
+    for row in (one, many):
+        k = fig(figs, row, "clients")
+        if k is not None:
+            lat.append("%.0f client%s: p50 %.1f µs, p99 %.1f µs" % (
+                k, "" if k == 1 else "s", fig(figs, row, "p50_us"), fig(figs, row, "p99_us")))
+    judged(w, "64 clients at once, aggregate cycles/s / 1 client",
+           "%.3f×" % r if r else None, "≥ 1.00× (no collapse)", r is not None and r >= 1.0,
+           ("%s vs %s cycles/s; " % (rate(a.med / 2), rate(b.med / 2)) if r else "") +
+           ("per operation (a store or a fetch, median of the rounds): " + "; ".join(lat)
+            if lat else ""))
+    for t in ("stream", "seqpacket"):
+        row = "fdshare msg10000-unpriv-" + t
+        r, a, b = ratio_of(rows, row, "fdshare msg10000-" + t)
+        frames = figs.get(row, [])
+        whole = all(kv.get("frames") == kv.get("whole") for kv in frames)
+        refused = fig(figs, row, "refused_at")
+        judged(w, "10,000-fd frames from uid 1001 (soft RLIMIT_NOFILE 1024), %s" % t,
+               "%s fds/s" % rate(a.med) if a else None, "every frame arrives whole",
+               a is not None and whole and bool(frames),
+               "%s; the kernel refused the sender at %s fds in flight (ETOOMANYREFS); root"
+               " `msg10000-%s`: %s fds/s (%s)" % (
+                   "%d run%s, every frame whole" % (len(frames), "" if len(frames) == 1 else "s") if whole else "a frame was cut",
+                   "%.0f" % refused if refused is not None else "?", t,
+                   rate(b.med) if b else "not run", "%.3f×" % r if r else "-") if a else "")
+    w("")
+
+
+def beyond_section(w, rows):
+    w("## Beyond the anchors")
+    w("")
+    w("The batched APIs: many messages per system call, many names per holder request.")
+    w("")
+    w("| figure | measured | target | result | details |")
+    w("|---|---|---|---|---|")
+    r, a, b = ratio_of(rows, "fdshare msg-batch-seqpacket1", "raw-c stream1", msgs=True)
+    judged(w, "`msg-batch-seqpacket1` / `raw-c stream1`, msgs/s",
+           "%.3f×" % r if r else None, "≥ 1.30×", r is not None and r >= 1.3,
+           "%s vs %s msgs/s" % (rate(statistics.median(a.msgs)), rate(statistics.median(b.msgs)))
+           if r else "")
+    r, a, b = ratio_of(rows, "fdshare-holder fetch100-many", "fdshare-holder fetch100-single")
+    judged(w, "`fetch100-many` / `fetch100-single`: 100 names in one request vs 100 requests",
+           "%.2f×" % r if r else None, "≥ 5.00×", r is not None and r >= 5.0,
+           "%s vs %s names/s" % (rate(a.med), rate(b.med)) if r else "")
+    r, a, b = ratio_of(rows, "fdshare-holder store100-many", "fdshare-holder store100-single")
+    if r:
+        w("| `store100-many` / `store100-single` (store then remove 100 names) | %.2f× | (figure) | |"
+          " %s vs %s names/s |" % (r, rate(a.med), rate(b.med)))
+    else:
+        w("| `store100-many` / `store100-single` | not run | (figure) | | |")
+    w("")
+
 
 def main():
     meta, notes = read_meta(sys.argv[1])
-    runs, lines = read_runs(sys.argv[2])
+    runs, lines, figs = read_runs(sys.argv[2])
     prof, out = sys.argv[3], sys.argv[4]
     rows = {k: Row(v) for k, v in runs.items()}
 
@@ -306,10 +447,10 @@ def main():
         ccol = "%.3f×" % c if c else ""
         if a is None or b is None:
             missing = mine if a is None else theirs
-            w("| `%s` | %s | `%s` | %s | | ≥ %.2f× | not measured (`%s` missing) | | %s | %s | |" % (
+            w("| `%s` | %s | `%s` | %s | | ≥ %.2f× | not run (`%s` missing) | | %s | %s | |" % (
                 mine, rate(a.med) if a else "-", theirs, rate(b.med) if b else "-", floor,
                 missing, ccol, cres))
-            print("ratio %s / %s - %.2f not-measured" % (mine, theirs, floor))
+            print("ratio %s / %s - %.2f not-run" % (mine, theirs, floor))
             continue
         ratio = a.med / b.med
         verdict = "pass" if ratio >= floor else "miss"
@@ -322,7 +463,14 @@ def main():
     w("Without a target: the same work done otherwise, and a ceiling: `cli-ceiling"
       " true+env-true` runs the processes and execs of a CLI store + fetch cycle with no"
       " IPC, so its ratio to `s6-cli store+retrieve` is what a CLI whose start-up costs"
-      " no more than `env`'s can reach against s6's.")
+      " no more than `env`'s can reach against s6's.  `raw-c pingpong1` is the ceiling of"
+      " the holder rows: a store + fetch cycle is two request/reply round trips, each at"
+      " least one raw pingpong, so pingpong1's fds/s (round trips/s) is the most any holder"
+      " can reach in cycles × 2 per second on one CPU, and its ratio to `s6-lib"
+      " store+retrieve` bounds what any holder can reach against s6's.  `msg-stream1` and"
+      " `msg-seqpacket1` use the stateless fdshare_msg_recv, which pays one"
+      " getsockopt(SO_TYPE) per message and, on a stream, a second recvmsg (the"
+      " `msg-reader-*` rows with a buffered reader carry the target).")
     w("")
     w("| row | against | ratio | Δ µs/op |")
     w("|---|---|---|---|")
@@ -331,7 +479,11 @@ def main():
         if a and b:
             w("| `%s` | `%s` | %.3f× | %+.3f |" % (mine, theirs, a.med / b.med, 1e6 / a.med - 1e6 / b.med))
             print("ratio %s / %s %.3f - info" % (mine, theirs, a.med / b.med))
+        else:
+            w("| `%s` | `%s` | not run (`%s` missing) | |" % (mine, theirs, theirs if a else mine))
     w("")
+    scale_section(w, rows, figs, meta)
+    beyond_section(w, rows)
 
     w("## Every row (median, min, max over the rounds)")
     w("")

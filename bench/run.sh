@@ -2,8 +2,9 @@
 # The benchmark driver behind `make bench` and `make bench-smoke`: fdshare's
 # workloads and their anchors (../shared/bench/anchors) in interleaved
 # rounds, every process pinned to one CPU, one result line per run, then a
-# summary with the ratio of each fdshare row to its anchor, also written as
-# markdown to $BENCH_OUT.  See bench/README.md.
+# scale phase (a holder of its own, holding as much as it can), then a
+# summary with the ratio of each fdshare row to its anchor and the issue's
+# other targets, also written as markdown to $BENCH_OUT.  See bench/README.md.
 #
 # Environment (the make targets set the first ones):
 #   BUILD=build           where `make` built fdshare and $BUILD/bench/*
@@ -167,20 +168,38 @@ python_row() {
 	fi
 }
 
+# msg_row WORKLOAD N: a row of bench/msg, left out (and said so) when
+# this build of it does not know the workload yet.
+msg_row() {
+	if "${PIN[@]}" timeout -k 5 30 "$BB/msg" "$1" 1 "$PAYLOAD" >/dev/null 2>&1; then
+		add "$BB/msg $1 $(n "$2") $PAYLOAD"
+	else
+		note "$1 left out: $BB/msg does not run it"
+	fi
+}
+
 # Each fdshare row is followed by its anchors, so a round goes A B A B.
 add "$BB/pass stream1 $(n 480000) $PAYLOAD"
 anchor "$AB/raw_c stream1 $(n 480000) $PAYLOAD"
 add "$BB/msg msg-stream1 $(n 480000) $PAYLOAD"
+msg_row msg-reader-stream1 480000
 python_row stream1 280000
 add "$BB/pass seqpacket1 $(n 450000) $PAYLOAD"
 anchor "$AB/raw_c seqpacket1 $(n 450000) $PAYLOAD"
 add "$BB/msg msg-seqpacket1 $(n 450000) $PAYLOAD"
+msg_row msg-reader-seqpacket1 450000
+msg_row msg-batch-seqpacket1 450000
 python_row seqpacket1 280000
 add "$BB/pass batch253 $(n 15000) $PAYLOAD"
 anchor "$AB/raw_c batch253 $(n 15000) $PAYLOAD"
 add "$BB/msg msg10000-stream $(n 380) $PAYLOAD"
 python_row batch253 13000
 add "$BB/msg msg10000-seqpacket $(n 380) $PAYLOAD"
+# The same frames from an unprivileged sender (uid 1001, soft RLIMIT_NOFILE
+# 1024), whose fds in flight the kernel caps: about 1M fds/s, hence a
+# smaller N.
+add "$BB/scale msg10000-unpriv-stream $(n 100) $PAYLOAD"
+add "$BB/scale msg10000-unpriv-seqpacket $(n 100) $PAYLOAD"
 add "$BB/pass pingpong1 $(n 130000) $PAYLOAD"
 anchor "$AB/raw_c pingpong1 $(n 130000) $PAYLOAD"
 python_row pingpong1 110000
@@ -199,6 +218,16 @@ if [ $HAVE_HOLDER = 1 ]; then
 fi
 if [ $HAVE_S6 = 1 ] && have "$AB/s6lib"; then
 	add "$AB/s6lib store+retrieve-reconnect $S6_SOCK $(n 14000) $PAYLOAD"
+fi
+if [ $HAVE_HOLDER = 1 ]; then
+	# many names in one request against one request each (N: about 1 s each)
+	add "$BB/many fetch100-many $HOLDER_SOCK $(n 16000) $PAYLOAD"
+	add "$BB/many fetch100-single $HOLDER_SOCK $(n 650) $PAYLOAD"
+	add "$BB/many store100-many $HOLDER_SOCK $(n 10000) $PAYLOAD"
+	add "$BB/many store100-single $HOLDER_SOCK $(n 350) $PAYLOAD"
+	# N cycles in all, shared by 1 or 64 client processes
+	add "$BB/scale store+fetch-clients1 $HOLDER_SOCK $(n 45000) $PAYLOAD 1"
+	add "$BB/scale store+fetch-clients64 $HOLDER_SOCK $(n 45000) $PAYLOAD 64"
 fi
 if [ $HAVE_HOLDER = 1 ]; then
 	add "$BB/cycle fdshare-cli store+fetch $(n 650) 2 4 $PAYLOAD --" \
@@ -232,21 +261,92 @@ sed -n 's/^\([a-z_]*\)=/# \1: /p' "$META"
 echo "# columns: name workload fds_per_sec msgs_per_sec"
 
 # ------------------------------------------------------------ the rounds
+# run_row COMMAND: one pinned run; its lines (the result, any "# fig"
+# line) into $RAW, or a FAILED line.
+run_row() {
+	local out
+	# shellcheck disable=SC2086 # the plan's words are the arguments
+	if out=$("${PIN[@]}" timeout -k 5 "$RUN_TIMEOUT" $1 2>>"$DIAG"); then
+		echo "$out" | tee -a "$RAW"
+	else
+		echo "# FAILED: $1" | tee -a "$RAW"
+		tail -2 "$DIAG" >&2
+	fi
+}
+
 for ((r = 1; r <= REPS; r++)); do
 	for cmd in "${PLAN[@]}"; do
 		case $cmd in
 		*"$HOLDER_SOCK"*) revive holder ;;
 		*"$S6_SOCK"*) revive s6 ;;
 		esac
-		# shellcheck disable=SC2086 # the plan's words are the arguments
-		if line=$("${PIN[@]}" timeout -k 5 "$RUN_TIMEOUT" $cmd 2>>"$DIAG"); then
-			echo "$line" | tee -a "$RAW"
-		else
-			echo "# FAILED: $cmd" | tee -a "$RAW"
-			tail -2 "$DIAG" >&2
-		fi
+		run_row "$cmd"
 	done
 done
+
+# ------------------------------------------------------------ the scale phase
+# A holder holding as many entries as it can, against one holding 100, and
+# its memory per entry: on a holder of its own, started fresh (its VmRSS
+# grows by the entries alone; a full store cannot disturb the rounds).
+# Issue 8 asks for 100,000 entries; each holds a descriptor in the holder,
+# so it first asks for room for that many (--max-fds), and where the hard
+# RLIMIT_NOFILE cannot be raised takes what the holder can hold by default
+# (RLIMIT_NOFILE less its reserve for clients and chunks, in its log) less
+# HELD_RESERVE for the cycle's own entry.
+HELD_WANT=100000
+HELD_RESERVE=100
+SCALE_SOCK=$TMPD/scale.sock
+SCALE_MAX_FDS=
+start_scaleholder() {
+	rm -f "$SCALE_SOCK"
+	start_daemon scaleholder "$FDSHARE" holder --socket "$SCALE_SOCK" --ready-fd 3 \
+		${SCALE_MAX_FDS:+--max-fds "$SCALE_MAX_FDS"}
+}
+scale_phase() {
+	local cap held why r
+	SCALE_MAX_FDS=$((HELD_WANT + HELD_RESERVE))
+	if ! start_scaleholder; then
+		why=$(grep -o 'the hard limit is [0-9]*' "$TMPD/scaleholder.log" | tail -1)
+		stop_daemon "${scaleholder_PID:-}"
+		SCALE_MAX_FDS=
+		start_scaleholder || { note "scale phase left out: its holder did not start"; return; }
+	fi
+	cap=$(sed -n 's/.*can hold \([0-9]*\) fds.*/\1/p' "$TMPD/scaleholder.log" | tail -1)
+	held=$(( ${cap:-$HELD_RESERVE} - HELD_RESERVE ))
+	if [ "$held" -gt "$HELD_WANT" ]; then held=$HELD_WANT; fi
+	meta scale_held "$held"
+	if [ "$held" -lt "$HELD_WANT" ]; then
+		meta scale_note "$held entries held, not the issue's $HELD_WANT: each entry holds a\
+ descriptor in the holder, and its RLIMIT_NOFILE cannot be raised to $((HELD_WANT + HELD_RESERVE))\
+ plus its reserve (${why:-the hard limit is $(ulimit -Hn)}, and setrlimit above it is refused\
+ without CAP_SYS_RESOURCE), so the holder can hold ${cap:-?} fds (that limit less its reserve\
+ for clients and chunks); $HELD_RESERVE of them are kept for the cycle's own entry."
+	fi
+	if [ "$held" -le 100 ]; then
+		note "scale phase left out: the holder can hold only ${cap:-?} fds"
+	else
+		run_row "$BB/scale memory $SCALE_SOCK $PAYLOAD $held"
+		for ((r = 1; r <= REPS; r++)); do
+			revive scaleholder
+			run_row "$BB/scale store+fetch-held100 $SCALE_SOCK $(n 45000) $PAYLOAD 100"
+			revive scaleholder
+			run_row "$BB/scale store+fetch-heldmax $SCALE_SOCK $(n 45000) $PAYLOAD $held"
+		done
+	fi
+	stop_daemon "${scaleholder_PID:-}"
+}
+# stop_daemon PID: stopped, reaped and out of the cleanup's list
+stop_daemon() {
+	local p keep=()
+	{ kill "$1"; wait "$1"; } 2>/dev/null || true
+	for p in "${PIDS[@]}"; do
+		[ "$p" = "$1" ] || keep+=("$p")
+	done
+	PIDS=("${keep[@]}")
+}
+if [ $HAVE_HOLDER = 1 ]; then
+	scale_phase
+fi
 meta load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ------------------------------------------------------------ where the time goes

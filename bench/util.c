@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fdshare.h"
 #include "bench.h"
 
 void die(const char *what)
@@ -118,4 +119,73 @@ void result(const char *name, const char *workload, double fds, double msgs,
 	printf("%s %s %.0f %.0f\n", name, workload, fds / secs, msgs / secs);
 	fflush(stdout);
 	fprintf(stderr, "# %s %s n=%llu elapsed=%.3fs\n", name, workload, n, secs);
+}
+
+struct fdshare_holder *holder_dial(const char *path)
+{
+	struct fdshare_holder *h = fdshare_holder_connect(path);
+
+	if (h == NULL)
+		die("fdshare_holder_connect");
+	return h;
+}
+
+const char **names_make(const char *prefix, size_t n)
+{
+	enum { LEN = 64 };
+	const char **v = malloc(n * (sizeof *v + LEN));
+	char *s = (char *)(v + n);
+
+	if (v == NULL)
+		die("malloc");
+	for (size_t i = 0; i < n; i++, s += LEN) {
+		snprintf(s, LEN, "%s-%d-%zu", prefix, (int)getpid(), i);
+		v[i] = s;
+	}
+	return v;
+}
+
+void holder_fill(struct fdshare_holder *h, const char **names, size_t n,
+                 int fd, size_t per, int flags)
+{
+	struct fdshare_store_item *it = malloc(per * sizeof *it);
+
+	if (it == NULL)
+		die("malloc");
+	for (size_t i = 0; i < n; i += per) {
+		size_t k = n - i < per ? n - i : per;
+
+		for (size_t j = 0; j < k; j++)
+			it[j] = (struct fdshare_store_item){ names[i + j], &fd, 1, 0, flags };
+		if (fdshare_store_many(h, it, k) < 0)
+			die("fdshare_store_many");
+	}
+	free(it);
+}
+
+void holder_drain(struct fdshare_holder *h, const char **names, size_t n,
+                  size_t per)
+{
+	for (size_t i = 0; i < n; i += per)
+		if (fdshare_remove_many(h, names + i, n - i < per ? n - i : per) < 0)
+			die("fdshare_remove_many");
+}
+
+long rss_kb(pid_t pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (f == NULL)
+		die(path);
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	if (kb < 0)
+		die_proto("no VmRSS in /proc/PID/status");
+	return kb;
 }
