@@ -4,6 +4,7 @@
  * without answering, having processed nothing): reconnect and retry.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "internal.h"
 #include "holder_proto.h"
 #include "reader.h"
+#include "rx.h"
 
 #define RETRY_BUDGET_MS 10000
 #define MAX_HANGUPS 5
@@ -160,6 +162,20 @@ static int lost(int err)
 }
 
 /*
+ * Wait for the reply in poll(2), not in recvmsg: while the holder reads
+ * the request, the kernel frees its bytes and wakes whoever sleeps on this
+ * socket for room to write (unix_write_space), and a reader blocked in
+ * recvmsg wakes too, for nothing, costing two context switches; poll's
+ * wait only wakes for POLLIN.
+ */
+static int await_reply(struct fdshare_holder *h)
+{
+	if (fdshare_reader_buffered(&h->rd) > 0)
+		return 0;
+	return wait_for(h->fd, POLLIN);
+}
+
+/*
  * Send a request, receive its reply.  Returns 0 with the reply in *m
  * (its code is the caller's to read), -1 with errno for a transport
  * failure.  The retries are safe: see the comment at the top.
@@ -182,7 +198,9 @@ static int call(struct fdshare_holder *h, uint32_t type, const struct hp_out *re
 			return -1;
 		r = fdshare_msg_send(h->fd, type, req->p, req->len, fds, nfds);
 		if (r == 0) {
-			r = msgreader_next(&h->rd, m);
+			r = await_reply(h);
+			if (r == 0)
+				r = msgreader_next(&h->rd, m);
 		} else if (lost(errno)) {
 			/* Refused at the door (--max-clients) before it read a
 			 * byte: the refusal is still there to read. */
