@@ -17,6 +17,16 @@
 #define FRAMES_PER_EVENT 16 /* then let the other clients have a turn */
 #define OUT_RETRY_MS 10     /* a send the kernel lacked memory for */
 
+/*
+ * The peer's credentials.  Its pidfd only when a rule needs its cgroup:
+ * otherwise two system calls per connection (SO_PEERPIDFD, close) for
+ * nothing.
+ */
+static int peer_of(struct holder *h, int fd, struct fdshare_peer *p)
+{
+	return h->rules.need_cgroup ? fdshare_peer(fd, p) : peer_cred(fd, p);
+}
+
 static void set_events(struct holder *h, struct conn *c, uint32_t ev)
 {
 	struct epoll_event e = { .events = ev, .data.ptr = c };
@@ -34,7 +44,7 @@ struct conn *conn_new(struct holder *h, int fd)
 	c->kind = W_CONN;
 	c->fd = fd;
 	c->peer.pidfd = -1;
-	if (fdshare_peer(fd, &c->peer) < 0) {
+	if (peer_of(h, fd, &c->peer) < 0) {
 		free(c);
 		return NULL;
 	}
@@ -141,11 +151,26 @@ static void claim_update(struct holder *h, struct conn *c)
 	c->claimed = now;
 }
 
+static void ready_unlink(struct holder *h, struct conn *c)
+{
+	struct conn **p = &h->ready;
+
+	while (c->ready && *p) {
+		if (*p == c) {
+			*p = c->rnext;
+			c->ready = 0;
+		} else {
+			p = &(*p)->rnext;
+		}
+	}
+}
+
 void conn_close(struct holder *h, struct conn *c)
 {
 	if (c->dead)
 		return;
 	c->dead = 1;
+	ready_unlink(h, c); /* freed with the limbo */
 	if (c->takeover)
 		takeover_abort(h, c);
 	timer_unlink(h, c);
@@ -403,9 +428,37 @@ void conn_retry_out(struct holder *h)
 	}
 }
 
+/* Frames left in c's buffer after its turn: read at the end of the round. */
+static void ready_later(struct holder *h, struct conn *c)
+{
+	if (c->ready || c->dead || !reader_buffered(&c->rd))
+		return;
+	c->ready = 1;
+	c->rnext = h->ready;
+	h->ready = c;
+}
+
+void conn_run_ready(struct holder *h)
+{
+	struct conn *c = h->ready;
+
+	h->ready = NULL;
+	while (c) {
+		struct conn *next = c->rnext;
+
+		c->ready = 0;
+		c->rnext = NULL;
+		conn_event(h, c, 0); /* dead ones wait in limbo, untouched */
+		c = next;
+	}
+}
+
 static void read_requests(struct holder *h, struct conn *c)
 {
-	for (int i = 0; i < FRAMES_PER_EVENT && !c->dead && c->out == NULL; i++) {
+	int i;
+
+	c->rd.short_read = 0; /* epoll said there is something to read */
+	for (i = 0; i < FRAMES_PER_EVENT && !c->dead && c->out == NULL; i++) {
 		int r;
 
 		set_fd_room(h, c); /* the handlers check precisely */
@@ -442,10 +495,14 @@ static void read_requests(struct holder *h, struct conn *c)
 		}
 		ops_dispatch(h, c);
 		if (!c->dead) {
-			reader_reset(&c->rd);
+			reader_next(&c->rd);
 			claim_update(h, c);
 		}
 	}
+	/* Its turn is over with frames still in its buffer: the socket may
+	 * be empty, so that epoll would not come back to them. */
+	if (i == FRAMES_PER_EVENT)
+		ready_later(h, c);
 }
 
 void conn_event(struct holder *h, struct conn *c, uint32_t events)

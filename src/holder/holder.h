@@ -13,14 +13,24 @@
 /* What an epoll event's data.ptr points to: the first member says. */
 enum { W_LISTEN = 1, W_SIGNAL, W_CONN, W_ENTRY, W_NOTIFY };
 
-/* ---- reader.c: one frame read without blocking (section 1 framing) ---- */
+/* ---- reader.c: frames read without blocking (section 1 framing) ---- */
+#define RBUF_SIZE 4096     /* the input buffer of a connection */
 struct reader {
-	unsigned char hdr[20];
-	size_t hlen;
+	unsigned char *buf;  /* RBUF_SIZE, from the first read on */
+	size_t keep;         /* buf[keep..pos): the frame's bytes still needed */
+	size_t pos;          /* buf[pos..end): read, not yet the frame's */
+	size_t end;
+	/* fds of a read past a frame's end, for the next frame that wants
+	 * fds (docs/protocol.md 1.6); pend_at: that read's last byte */
+	int pend[FDSHARE_MAX_FDS];
+	size_t npend, pend_at;
+	int short_read;      /* the last read got less than asked for */
 	uint32_t type, len, nfds;
-	unsigned char *data;
+	size_t hlen;         /* header bytes taken */
+	unsigned char *data; /* the payload: in buf, or its own (data_own) */
+	int data_own;
 	size_t dlen, max_len;
-	size_t carriers;   /* carrier bytes still to read */
+	size_t carriers;   /* carrier bytes still to take */
 	int *fds;
 	size_t nfds_got, fds_cap;
 	size_t nseen;      /* fds received, kept or (refused) closed */
@@ -32,11 +42,15 @@ struct reader {
 };
 enum { R_IDLE, R_HEADER, R_PAYLOAD, R_CARRIERS };
 enum { READ_MORE = 0, READ_FRAME = 1, READ_EOF = 2 };
-/* READ_FRAME: type/data/len/fds/nfds_got are the frame (take, then reset). */
+/* READ_FRAME: type/data/len/fds/nfds_got are the frame (take, then
+ * reader_next).  READ_MORE: back to epoll (level-triggered). */
 int reader_step(struct reader *r, int sock);
-void reader_reset(struct reader *r);  /* closes fds not taken, frees data */
+void reader_next(struct reader *r);   /* past a frame: closes fds not taken */
+void reader_reset(struct reader *r);  /* all of it: buffer, pending fds */
 int reader_busy(const struct reader *r);
-/* The fds the request claims: those come so far, or all it announced. */
+int reader_buffered(const struct reader *r); /* bytes or fds read ahead */
+/* The fds the request claims: those come so far, or all it announced;
+ * and those read for a request not parsed yet. */
 size_t reader_fds_claimed(const struct reader *r);
 
 /*
@@ -170,6 +184,8 @@ struct conn {
 	unsigned char errbuf[20 + 8]; /* FRAME_HDR_LEN, code, index */
 	int err_busy;        /* errframe queued */
 	size_t claimed;      /* fds its request in flight claims */
+	struct conn *rnext;  /* on the ready list: frames left in its buffer */
+	int ready;
 };
 
 /* ---- the daemon ---- */
@@ -197,6 +213,7 @@ struct holder {
 	struct store store;
 	struct rules rules;
 	struct conn *conns, *thead, *ttail;
+	struct conn *ready;  /* to read from their buffer, no event will say */
 	size_t nconns;
 	size_t claimed;     /* fds of the requests in flight, all clients */
 	struct entry *limbo_e;
@@ -205,6 +222,9 @@ struct holder {
 	int stopping;       /* SIGTERM: finish in flight, then exit */
 	int handed_over;    /* takeover done: drain, then exit */
 	int64_t retry_at;   /* a reply waits for kernel memory: conn_retry_out */
+	unsigned accept_batch; /* accept4 calls per wake-up */
+	unsigned long rounds;  /* of the event loop */
+	unsigned long accept_full; /* the round that accepted a full batch */
 	uid_t self_uid;
 };
 
@@ -236,6 +256,7 @@ void conn_retry_out(struct holder *h);
 int conn_reply_err(struct holder *h, struct conn *c, uint32_t type,
                    uint32_t code, uint32_t index);
 void conn_timeout_sweep(struct holder *h, int64_t now);
+void conn_run_ready(struct holder *h);
 
 /* ops.c, list.c */
 void ops_list(struct holder *h, struct conn *c, const struct hreq *req);

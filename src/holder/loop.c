@@ -23,6 +23,7 @@
 #include "../lib/internal.h"
 
 #define EVENTS 256
+#define ACCEPT_MAX 64 /* accept4 calls per wake-up, at most */
 
 int64_t now_ms(void)
 {
@@ -81,6 +82,7 @@ static void refuse_client(struct holder *h, int fd, uint32_t code)
 int accept_clients(struct holder *h, int max)
 {
 	for (int i = 0; i < max && h->lfd >= 0; i++) {
+		struct conn *c;
 		int fd = accept4(h->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0 && (errno == EMFILE || errno == ENFILE) && h->reserve_fd >= 0) {
@@ -100,12 +102,39 @@ int accept_clients(struct holder *h, int max)
 			refuse_client(h, fd, HP_EUSERS);
 			continue;
 		}
-		if (conn_new(h, fd) == NULL) {
+		c = conn_new(h, fd);
+		if (c == NULL) {
 			hlog(h, "a client could not be taken: %s", strerror(errno));
 			refuse_client(h, fd, HP_ENOMEM);
+			continue;
 		}
+		/* A client sends its request as soon as it is connected: by
+		 * now it is likely there, and one read saves a round of epoll. */
+		conn_event(h, c, EPOLLIN);
 	}
 	return 1;
+}
+
+/*
+ * Accept a batch per wake-up, not until EAGAIN: a client that connects
+ * alone costs one accept4.  The batch doubles while the listening socket
+ * is ready again in the very next round after a full batch (a burst, or
+ * clients that come back while the batch is served), and is back to one
+ * once a batch ends on EAGAIN.  Between batches the loop serves the
+ * clients it has (epoll is level-triggered).
+ */
+static void accept_batch(struct holder *h)
+{
+	unsigned n = h->accept_batch ? h->accept_batch : 1;
+
+	if (h->accept_full && h->accept_full + 1 == h->rounds && n < ACCEPT_MAX)
+		n *= 2;
+	h->accept_full = 0;
+	if (accept_clients(h, (int)n) == 0)
+		n = 1;
+	else
+		h->accept_full = h->rounds;
+	h->accept_batch = n;
 }
 
 static void on_signal(struct holder *h)
@@ -154,6 +183,8 @@ static int next_timeout(struct holder *h, int64_t now)
 		t = h->thead->deadline;
 	if (h->retry_at && (t < 0 || h->retry_at < t))
 		t = h->retry_at;
+	if (h->ready)
+		t = now;
 	if (t < 0)
 		return -1;
 	if (t <= now)
@@ -179,7 +210,7 @@ static void dispatch(struct holder *h, struct epoll_event *ev)
 	int kind = *(int *)ev->data.ptr;
 
 	if (kind == W_LISTEN)
-		accept_clients(h, 64);
+		accept_batch(h);
 	else if (kind == W_SIGNAL)
 		on_signal(h);
 	else if (kind == W_CONN)
@@ -207,8 +238,10 @@ int holder_run(struct holder *h)
 			hlog(h, "epoll_wait: %s", strerror(errno));
 			return 1;
 		}
+		h->rounds++;
 		for (int i = 0; i < n; i++)
 			dispatch(h, &ev[i]);
+		conn_run_ready(h);
 		now = now_ms();
 		if (h->state != H_MOVED)
 			expiry_run(h, now);

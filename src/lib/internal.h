@@ -90,6 +90,9 @@ static inline uint32_t get_le32(const unsigned char *p)
 	       (uint32_t)p[3] << 24;
 }
 
+/* fdshare_peer without the pidfd (peer->pidfd = -1). */
+int peer_cred(int sock, struct fdshare_peer *peer);
+
 /* sun for path; ENAMETOOLONG when it does not fit in sun_path. */
 int sockaddr_unix(const char *path, struct sockaddr_un *sun);
 

@@ -4,11 +4,10 @@
 
 #include "internal.h"
 
-API int fdshare_peer(int sock, struct fdshare_peer *peer)
+int peer_cred(int sock, struct fdshare_peer *peer)
 {
 	struct ucred cred;
 	socklen_t len = sizeof cred;
-	int pidfd;
 
 	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return -1;
@@ -17,6 +16,20 @@ API int fdshare_peer(int sock, struct fdshare_peer *peer)
 		errno = ENOTCONN;
 		return -1;
 	}
+	peer->pid = cred.pid;
+	peer->uid = cred.uid;
+	peer->gid = cred.gid;
+	peer->pidfd = -1;
+	return 0;
+}
+
+API int fdshare_peer(int sock, struct fdshare_peer *peer)
+{
+	socklen_t len;
+	int pidfd;
+
+	if (peer_cred(sock, peer) < 0)
+		return -1;
 	len = sizeof pidfd;
 	if (getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0) {
 		/* No SO_PEERPIDFD (before 6.5), or no peer process to name. */
@@ -25,9 +38,6 @@ API int fdshare_peer(int sock, struct fdshare_peer *peer)
 			return -1;
 		pidfd = -1;
 	}
-	peer->pid = cred.pid;
-	peer->uid = cred.uid;
-	peer->gid = cred.gid;
 	peer->pidfd = pidfd;
 	return 0;
 }

@@ -1,0 +1,603 @@
+/*
+ * How the holder reads requests off a connection: several frames in one
+ * recvmsg, a frame cut into pieces (byte by byte, descriptors on a later
+ * piece), frames with descriptors back to back, refusals followed by a
+ * valid frame in the same read.  To have frames arrive in one read, the
+ * holder is stopped (SIGSTOP) while they are sent, then let go; to have
+ * them arrive in pieces, each piece is sent once the holder has read the
+ * one before (SIOCOUTQ back to 0).
+ */
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "test_holder.h"
+
+#define T_STORE 1
+#define T_FETCH 2
+#define T_PING 9
+#define E_OK 0         /* the wire codes of docs/protocol.md 3.2 */
+#define E_ENOENT 1
+#define E_EMFILE 6
+#define E_EMSGSIZE 8
+
+struct frame {
+	unsigned char b[32768];
+	size_t n;
+};
+
+static void put32(struct frame *f, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		f->b[f->n++] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_name(struct frame *f, const char *s)
+{
+	f->b[f->n++] = (unsigned char)strlen(s);
+	memcpy(f->b + f->n, s, strlen(s));
+	f->n += strlen(s);
+}
+
+/* A frame's header; its len is set by frame_end. */
+static void frame_start(struct frame *f, uint32_t type, uint32_t nfds)
+{
+	static const unsigned char magic[8] = { 'F', 'D', 'S', 'H', 1, 0, 0, 0 };
+
+	f->n = 0;
+	memcpy(f->b, magic, 8);
+	f->n = 8;
+	put32(f, type);
+	put32(f, 0);
+	put32(f, nfds);
+}
+
+static void frame_end(struct frame *f)
+{
+	uint32_t len = (uint32_t)(f->n - 20);
+
+	for (int i = 0; i < 4; i++)
+		f->b[12 + i] = (unsigned char)(len >> (8 * i));
+}
+
+/* STORE of one item, name, with nfds fds (at most 253: no carriers). */
+static void store_frame(struct frame *f, const char *name, uint32_t nfds)
+{
+	frame_start(f, T_STORE, nfds);
+	put32(f, 1);
+	put32(f, 0);    /* flags */
+	put32(f, nfds);
+	put32(f, 0);    /* ttl, u64 */
+	put32(f, 0);
+	put_name(f, name);
+	frame_end(f);
+}
+
+static void fetch_frame(struct frame *f, const char *name, uint32_t nfds_hdr)
+{
+	frame_start(f, T_FETCH, nfds_hdr);
+	put32(f, 1);
+	put32(f, 0);
+	put_name(f, name);
+	frame_end(f);
+}
+
+static void ping_frame(struct frame *f)
+{
+	frame_start(f, T_PING, 0);
+	frame_end(f);
+}
+
+static void send_piece(int s, const void *p, size_t len, const int *fds, size_t n)
+{
+	struct iovec iov = { .iov_base = (void *)p, .iov_len = len };
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int) * FDSHARE_MAX_FDS)];
+	} ctl;
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (n) {
+		struct cmsghdr *cm;
+
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * n);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * n);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * n);
+	}
+	CHECK_EQ(sendmsg(s, &mh, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+static int raw_connect(const struct th *h)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	CHECK(s >= 0);
+	strcpy(sun.sun_path, h->sock);
+	CHECK(connect(s, (struct sockaddr *)&sun, sizeof sun) == 0);
+	return s;
+}
+
+/* The next reply on s: its code; its fds closed unless wanted in *fd. */
+static long reply(int s, uint32_t type, int *fd)
+{
+	struct pollfd pf = { .fd = s, .events = POLLIN };
+	struct fdshare_msg m;
+	long code;
+
+	CHECK(poll(&pf, 1, 10000) == 1);
+	CHECK_EQ(fdshare_msg_recv(s, &m), 1);
+	CHECK_EQ(m.type, type | 0x80000000u);
+	CHECK(m.len >= 8);
+	code = ((unsigned char *)m.data)[0];
+	if (fd && m.nfds == 1) {
+		*fd = m.fds[0];
+		m.nfds = 0;
+	}
+	fdshare_msg_free(&m);
+	return code;
+}
+
+/* The holder's state letter in /proc/PID/stat. */
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	CHECK(f != NULL);
+	buf[0] = '\0';
+	CHECK(fgets(buf, sizeof buf, f) != NULL);
+	fclose(f);
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : '?';
+}
+
+/* The holder stopped (1) or running again (0), surely, within 10 s. */
+static void hold(struct th *h, int stop)
+{
+	CHECK(kill(h->pid, stop ? SIGSTOP : SIGCONT) == 0);
+	for (int i = 0; stop && i < 1000 && proc_state(h->pid) != 'T'; i++)
+		th_sleep_ms(10);
+	CHECK(!stop || proc_state(h->pid) == 'T');
+}
+
+/* Wait (10 s at most) until the holder has read everything s sent. */
+static void consumed(int s)
+{
+	int n = -1;
+
+	for (int i = 0; i < 1000; i++) {
+		CHECK(ioctl(s, SIOCOUTQ, &n) == 0);
+		if (n == 0)
+			return;
+		th_sleep_ms(10);
+	}
+	CHECK_EQ(n, 0);
+}
+
+/* name is held, and fetching it with REMOVE gives the file of want. */
+static void fetch_is(struct th *h, const char *name, int want)
+{
+	struct fdshare_holder *c = th_connect(h);
+	int *fds;
+	size_t n;
+
+	CHECK(fdshare_fetch(c, name, &fds, &n, FDSHARE_FETCH_REMOVE) == 0);
+	CHECK_EQ(n, 1);
+	CHECK(th_same_file(fds[0], want));
+	CHECK_EQ(fcntl(fds[0], F_GETFL) & O_ACCMODE, fcntl(want, F_GETFL) & O_ACCMODE);
+	close(fds[0]);
+	free(fds);
+	fdshare_holder_close(c);
+}
+
+/* The holder's fds with no client: those with one, but its socket. */
+static int holder_base(struct th *h)
+{
+	struct fdshare_holder *c = th_connect(h);
+	pid_t pid;
+	int n;
+
+	CHECK(fdshare_holder_ping(c, &pid) == 0);
+	n = th_count_fds(h->pid);
+	fdshare_holder_close(c);
+	CHECK(n > 1);
+	return n - 1;
+}
+
+TEST(pipelined_frames_in_one_read)
+{
+	struct frame a, b;
+	unsigned char all[256];
+	size_t n = 0;
+	int p[2], s, base;
+	struct th h;
+
+	th_start(&h, NULL);
+	base = holder_base(&h);
+	CHECK(pipe2(p, O_CLOEXEC) == 0);
+	s = raw_connect(&h);
+	hold(&h, 1);
+	ping_frame(&a);
+	memcpy(all + n, a.b, a.n);
+	n += a.n;
+	fetch_frame(&a, "nothing", 0);
+	memcpy(all + n, a.b, a.n);
+	n += a.n;
+	ping_frame(&a);
+	memcpy(all + n, a.b, a.n);
+	n += a.n;
+	send_piece(s, all, n, NULL, 0);        /* three frames, one sendmsg */
+	store_frame(&b, "piped", 1);
+	send_piece(s, b.b, b.n, &p[0], 1);     /* then one with an fd */
+	hold(&h, 0);
+	CHECK_EQ(reply(s, T_PING, NULL), E_OK);
+	CHECK_EQ(reply(s, T_FETCH, NULL), E_ENOENT);
+	CHECK_EQ(reply(s, T_PING, NULL), E_OK);
+	CHECK_EQ(reply(s, T_STORE, NULL), E_OK);
+	close(s);
+	fetch_is(&h, "piped", p[0]);
+	CHECK_EQ(th_fds_settle(h.pid, base), base);
+	close(p[0]);
+	close(p[1]);
+	CHECK_EQ(th_stop(&h), 0);
+}
+
+/* Byte by byte, the fd on byte at (0: with the header's first byte;
+ * past the end: with the last byte). */
+static void store_by_bytes(struct th *h, size_t at)
+{
+	struct frame f;
+	int p[2], s, base = holder_base(h);
+
+	CHECK(pipe2(p, O_CLOEXEC) == 0);
+	store_frame(&f, "bytes", 1);
+	if (at >= f.n)
+		at = f.n - 1;
+	s = raw_connect(h);
+	for (size_t i = 0; i < f.n; i++) {
+		send_piece(s, f.b + i, 1, &p[1], i == at);
+		consumed(s);
+	}
+	CHECK_EQ(reply(s, T_STORE, NULL), E_OK);
+	close(s);
+	fetch_is(h, "bytes", p[1]);
+	CHECK_EQ(th_fds_settle(h->pid, base), base);
+	close(p[0]);
+	close(p[1]);
+}
+
+TEST(frame_cut_byte_by_byte)
+{
+	struct th h;
+
+	th_start(&h, NULL);
+	store_by_bytes(&h, 0);
+	store_by_bytes(&h, 10); /* the fd inside the header */
+	store_by_bytes(&h, 30); /* in the payload */
+	store_by_bytes(&h, (size_t)-1); /* with the last byte */
+	CHECK_EQ(th_stop(&h), 0);
+}
+
+/* Header and half the payload, then the rest with the fd: read at once
+ * (the holder stopped) or piece by piece. */
+TEST(fds_with_a_later_piece)
+{
+	struct frame f;
+	int p[2], s, base;
+	struct th h;
+
+	th_start(&h, NULL);
+	base = holder_base(&h);
+	CHECK(pipe2(p, O_CLOEXEC) == 0);
+	store_frame(&f, "later", 1);
+	for (int stopped = 0; stopped < 2; stopped++) {
+		s = raw_connect(&h);
+		if (stopped)
+			hold(&h, 1);
+		send_piece(s, f.b, 30, NULL, 0);
+		if (!stopped)
+			consumed(s);
+		send_piece(s, f.b + 30, f.n - 30, &p[stopped], 1);
+		if (stopped)
+			hold(&h, 0);
+		CHECK_EQ(reply(s, T_STORE, NULL), E_OK);
+		close(s);
+		fetch_is(&h, "later", p[stopped]);
+	}
+	CHECK_EQ(th_fds_settle(h.pid, base), base);
+	close(p[0]);
+	close(p[1]);
+	CHECK_EQ(th_stop(&h), 0);
+}
+
+/* Two STOREs with fds, then a PING and a third STORE, sent while the
+ * holder is stopped: each frame gets its own fds. */
+TEST(fd_frames_back_to_back)
+{
+	struct frame f;
+	int p[2], q[2], s, base;
+	struct th h;
+
+	th_start(&h, NULL);
+	base = holder_base(&h);
+	CHECK(pipe2(p, O_CLOEXEC) == 0);
+	CHECK(pipe2(q, O_CLOEXEC) == 0);
+	s = raw_connect(&h);
+	hold(&h, 1);
+	store_frame(&f, "one", 1);
+	send_piece(s, f.b, f.n, &p[0], 1);
+	store_frame(&f, "two", 1);
+	send_piece(s, f.b, f.n, &p[1], 1);
+	ping_frame(&f);
+	send_piece(s, f.b, f.n, NULL, 0);
+	store_frame(&f, "three", 2);
+	send_piece(s, f.b, f.n, q, 2);
+	hold(&h, 0);
+	CHECK_EQ(reply(s, T_STORE, NULL), E_OK);
+	CHECK_EQ(reply(s, T_STORE, NULL), E_OK);
+	CHECK_EQ(reply(s, T_PING, NULL), E_OK);
+	CHECK_EQ(reply(s, T_STORE, NULL), E_OK);
+	close(s);
+	CHECK_EQ(th_fds_settle(h.pid, base + 4), base + 4);
+	fetch_is(&h, "one", p[0]);
+	fetch_is(&h, "two", p[1]);
+	{
+		struct fdshare_holder *c = th_connect(&h);
+		int *fds;
+		size_t n;
+
+		CHECK(fdshare_fetch(c, "three", &fds, &n, FDSHARE_FETCH_REMOVE) == 0);
+		CHECK_EQ(n, 2);
+		CHECK(th_same_file(fds[0], q[0]) && th_same_file(fds[1], q[1]));
+		CHECK_EQ(fcntl(fds[1], F_GETFL) & O_ACCMODE, O_WRONLY);
+		close(fds[0]);
+		close(fds[1]);
+		free(fds);
+		fdshare_holder_close(c);
+	}
+	CHECK_EQ(th_fds_settle(h.pid, base), base);
+	close(p[0]);
+	close(p[1]);
+	close(q[0]);
+	close(q[1]);
+	CHECK_EQ(th_stop(&h), 0);
+}
+
+/* Over --max-request (with fds, then without), each followed in the same
+ * read by a valid frame: refused, fds closed, the connection in step. */
+TEST(oversize_then_valid_in_one_read)
+{
+	const char *args[] = { "--max-request", "200", NULL };
+	struct frame f, g;
+	int p[2], s, base, fds[2];
+	struct th h;
+
+	th_start(&h, args);
+	base = holder_base(&h);
+	CHECK(pipe2(p, O_CLOEXEC) == 0);
+	fds[0] = p[0];
+	fds[1] = p[1];
+	s = raw_connect(&h);
+	hold(&h, 1);
+	frame_start(&f, T_STORE, 2);
+	memset(f.b + 20, 'x', 300);
+	f.n += 300;
+	frame_end(&f);
+	send_piece(s, f.b, f.n, fds, 2);
+	ping_frame(&g);
+	send_piece(s, g.b, g.n, NULL, 0);
+	frame_start(&f, T_FETCH, 0);
+	memset(f.b + 20, 'y', 3000);
+	f.n += 3000;
+	frame_end(&f);
+	memcpy(f.b + f.n, g.b, g.n); /* a PING in the same sendmsg */
+	f.n += g.n;
+	send_piece(s, f.b, f.n, NULL, 0);
+	store_frame(&f, "valid", 1);
+	send_piece(s, f.b, f.n, &p[0], 1);
+	hold(&h, 0);
+	CHECK_EQ(reply(s, T_STORE, NULL), E_EMSGSIZE);
+	CHECK_EQ(reply(s, T_PING, NULL), E_OK);
+	CHECK_EQ(reply(s, T_FETCH, NULL), E_EMSGSIZE);
+	CHECK_EQ(reply(s, T_PING, NULL), E_OK);
+	CHECK_EQ(reply(s, T_STORE, NULL), E_OK);
+	close(s);
+	CHECK_EQ(th_fds_settle(h.pid, base + 1), base + 1);
+	fetch_is(&h, "valid", p[0]);
+	CHECK_EQ(th_fds_settle(h.pid, base), base);
+	close(p[0]);
+	close(p[1]);
+	CHECK_EQ(th_stop(&h), 0);
+}
+
+/* More frames in one read than a connection's turn (16): all answered,
+ * though the socket is empty once they are read. */
+TEST(many_frames_in_one_read)
+{
+	enum { N = 150 };
+	static unsigned char all[N * 20];
+	struct frame f;
+	int s, base;
+	struct th h;
+
+	th_start(&h, NULL);
+	base = holder_base(&h);
+	ping_frame(&f);
+	for (int i = 0; i < N; i++)
+		memcpy(all + 20 * i, f.b, 20);
+	s = raw_connect(&h);
+	hold(&h, 1);
+	send_piece(s, all, sizeof all, NULL, 0);
+	hold(&h, 0);
+	for (int i = 0; i < N; i++)
+		CHECK_EQ(reply(s, T_PING, NULL), E_OK);
+	close(s);
+	CHECK_EQ(th_fds_settle(h.pid, base), base);
+	CHECK_EQ(th_stop(&h), 0);
+}
+
+/* A frame announcing no fds that brings one: the client is dropped, the
+ * fd closed; the frame after it, read at the same time, is not answered. */
+TEST(fds_on_a_frame_without)
+{
+	struct frame f, g;
+	int p[2], s, base;
+	struct th h;
+	char c;
+
+	th_start(&h, NULL);
+	base = holder_base(&h);
+	CHECK(pipe2(p, O_CLOEXEC) == 0);
+	s = raw_connect(&h);
+	hold(&h, 1);
+	fetch_frame(&f, "x", 0);
+	send_piece(s, f.b, f.n, &p[0], 1);
+	ping_frame(&g);
+	send_piece(s, g.b, g.n, NULL, 0);
+	hold(&h, 0);
+	{
+		struct pollfd pf = { .fd = s, .events = POLLIN };
+
+		CHECK(poll(&pf, 1, 10000) == 1);
+	}
+	CHECK(recv(s, &c, 1, 0) <= 0);
+	close(s);
+	CHECK_EQ(th_fds_settle(h.pid, base), base);
+	close(p[0]);
+	close(p[1]);
+	CHECK_EQ(th_stop(&h), 0);
+}
+
+/* Payloads bigger than the holder's buffer, and a frame of 300 fds (two
+ * chunks), each behind a small frame in the same read. */
+TEST(big_frames_behind_small_ones)
+{
+	enum { ITEMS = 300 };
+	static struct frame f;
+	struct frame g;
+	int p[2], s, base, fds[ITEMS];
+	struct th h;
+
+	th_start(&h, NULL);
+	base = holder_base(&h);
+	CHECK(pipe2(p, O_CLOEXEC) == 0);
+	for (int i = 0; i < ITEMS; i++)
+		fds[i] = p[i & 1];
+	frame_start(&f, T_STORE, ITEMS);
+	put32(&f, ITEMS);
+	for (int i = 0; i < ITEMS; i++) {
+		char name[64];
+
+		snprintf(name, sizeof name, "big-%03d-%040d", i, 0);
+		put32(&f, 0);
+		put32(&f, 1);
+		put32(&f, 0);
+		put32(&f, 0);
+		put_name(&f, name);
+	}
+	frame_end(&f);
+	CHECK(f.n - 20 > 4096);
+	s = raw_connect(&h);
+	hold(&h, 1);
+	ping_frame(&g);
+	send_piece(s, g.b, g.n, NULL, 0);
+	CHECK(fdshare_msg_send(s, T_STORE, f.b + 20, f.n - 20, fds, ITEMS) == 0);
+	send_piece(s, g.b, g.n, NULL, 0);
+	hold(&h, 0);
+	CHECK_EQ(reply(s, T_PING, NULL), E_OK);
+	CHECK_EQ(reply(s, T_STORE, NULL), E_OK);
+	CHECK_EQ(reply(s, T_PING, NULL), E_OK);
+	close(s);
+	CHECK_EQ(th_fds_settle(h.pid, base + ITEMS), base + ITEMS);
+	{
+		char name[64];
+
+		snprintf(name, sizeof name, "big-%03d-%040d", 299, 0);
+		fetch_is(&h, name, p[1]);
+	}
+	close(p[0]);
+	close(p[1]);
+	CHECK_EQ(th_stop(&h), 0);
+}
+
+/* --max-fds with a frame's fds read while the frame before it is handled:
+ * they count, and the refused frame's fds are closed. */
+TEST(max_fds_with_frames_in_flight)
+{
+	const char *args[] = { "--max-fds", "3", NULL };
+	struct frame f, g;
+	int p[2], s, base, two[2];
+	struct th h;
+
+	th_start(&h, args);
+	base = holder_base(&h);
+	CHECK(pipe2(p, O_CLOEXEC) == 0);
+	two[0] = p[0];
+	two[1] = p[1];
+	s = raw_connect(&h);
+	hold(&h, 1);
+	store_frame(&f, "first", 2);
+	send_piece(s, f.b, f.n, two, 2);
+	ping_frame(&g);
+	send_piece(s, g.b, g.n, NULL, 0);
+	store_frame(&f, "second", 2);
+	send_piece(s, f.b, f.n, two, 2);
+	send_piece(s, g.b, g.n, NULL, 0);
+	store_frame(&f, "third", 1);
+	send_piece(s, f.b, f.n, two, 1);
+	hold(&h, 0);
+	CHECK_EQ(reply(s, T_STORE, NULL), E_OK);
+	CHECK_EQ(reply(s, T_PING, NULL), E_OK);
+	CHECK_EQ(reply(s, T_STORE, NULL), E_EMFILE);
+	CHECK_EQ(reply(s, T_PING, NULL), E_OK);
+	CHECK_EQ(reply(s, T_STORE, NULL), E_OK);
+	close(s);
+	CHECK_EQ(th_fds_settle(h.pid, base + 3), base + 3);
+	close(p[0]);
+	close(p[1]);
+	CHECK_EQ(th_stop(&h), 0);
+}
+
+/* A sendmsg that runs from the end of a STORE into a PING, with the
+ * STORE's fd: the STORE announces an fd it lacks, so the fd is its own
+ * (section 1.6), whether the two come in one read or not. */
+TEST(fd_glued_across_frames_goes_to_the_frame_wanting_it)
+{
+	struct frame f, g;
+	int p[2], s, base;
+	struct th h;
+
+	th_start(&h, NULL);
+	base = holder_base(&h);
+	CHECK(pipe2(p, O_CLOEXEC) == 0);
+	store_frame(&f, "glued", 1);
+	ping_frame(&g);
+	memcpy(f.b + f.n, g.b, g.n);
+	for (int stopped = 0; stopped < 2; stopped++) {
+		s = raw_connect(&h);
+		if (stopped)
+			hold(&h, 1);
+		send_piece(s, f.b, 30, NULL, 0);
+		if (!stopped)
+			consumed(s);
+		send_piece(s, f.b + 30, f.n + g.n - 30, &p[stopped], 1);
+		if (stopped)
+			hold(&h, 0);
+		CHECK_EQ(reply(s, T_STORE, NULL), E_OK);
+		CHECK_EQ(reply(s, T_PING, NULL), E_OK);
+		close(s);
+		fetch_is(&h, "glued", p[stopped]);
+	}
+	CHECK_EQ(th_fds_settle(h.pid, base), base);
+	close(p[0]);
+	close(p[1]);
+	CHECK_EQ(th_stop(&h), 0);
+}
