@@ -224,7 +224,8 @@ def table(rows):
         return 'T{\n' + t + '\nT}' if wrap[k] else t
 
     spec = ' '.join(a + ('w(%dn)' % wrap[k] if wrap[k] else '') for k, a in enumerate(align))
-    out = ['.na', '.TS', 'tab(\t);', spec + '.']
+    # keep a table on one page: a text block cut by a page break is a warning
+    out = ['.ne %d' % (len(body) + 4), '.na', '.TS', 'tab(\t);', spec + '.']
     out.append('\t'.join(cell(c, k, True) for k, c in enumerate(head)))
     out.append('_')
     for r in body:
