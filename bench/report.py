@@ -76,6 +76,8 @@ WHAT = {
     "fdshare-holder store100-single": "100 fdshare_store, 100 fdshare_remove",
     "fdshare-holder store+fetch-clients1": "store+fetch, 1 client process (scale.c, latencies taken)",
     "fdshare-holder store+fetch-clients64": "store+fetch, 64 client processes at once, each its own connection",
+    "fdshare-holder store+fetch-clients1-unpinned": "store+fetch-clients1 with nothing pinned, holder included",
+    "fdshare-holder store+fetch-clients64-unpinned": "store+fetch-clients64 with nothing pinned, holder included",
     "fdshare-holder store+fetch-held100": "store+fetch with 100 entries held (scale phase, own holder)",
     "fdshare-holder store+fetch-heldmax": "store+fetch with as many entries held as the holder can (scale phase)",
     "fdshare-cli store+fetch": "`fdshare store`, then `fdshare fetch --remove NAME -- true`",
@@ -319,19 +321,24 @@ def scale_section(w, rows, figs, meta):
            " slot and file reference are not in RSS)" % (
                n, fig(figs, "fdshare-holder memory", "rss_before_kb"),
                fig(figs, "fdshare-holder memory", "rss_after_kb")) if per is not None else "")
-    many, one = "fdshare-holder store+fetch-clients64", "fdshare-holder store+fetch-clients1"
-    r, a, b = ratio_of(rows, many, one)
-    lat = []
-    for row in (one, many):
-        k = fig(figs, row, "clients")
-        if k is not None:
-            lat.append("%.0f client%s: p50 %.1f µs, p99 %.1f µs" % (
-                k, "" if k == 1 else "s", fig(figs, row, "p50_us"), fig(figs, row, "p99_us")))
-    judged(w, "64 clients at once, aggregate cycles/s / 1 client",
-           "%.3f×" % r if r else None, "≥ 1.00× (no collapse)", r is not None and r >= 1.0,
-           ("%s vs %s cycles/s; " % (rate(a.med / 2), rate(b.med / 2)) if r else "") +
-           ("per operation (a store or a fetch, median of the rounds): " + "; ".join(lat)
-            if lat else ""))
+    for how in ("", "-unpinned"):
+        many = "fdshare-holder store+fetch-clients64" + how
+        one = "fdshare-holder store+fetch-clients1" + how
+        r, a, b = ratio_of(rows, many, one)
+        if how and r is None:
+            continue
+        lat = []
+        for row in (one, many):
+            k = fig(figs, row, "clients")
+            if k is not None:
+                lat.append("%.0f client%s: p50 %.1f µs, p99 %.1f µs" % (
+                    k, "" if k == 1 else "s", fig(figs, row, "p50_us"), fig(figs, row, "p99_us")))
+        judged(w, "64 clients at once, aggregate cycles/s / 1 client" +
+               (", nothing pinned (holder included)" if how else ", all on one CPU"),
+               "%.3f×" % r if r else None, "≥ 1.00× (no collapse)", r is not None and r >= 1.0,
+               ("%s vs %s cycles/s; " % (rate(a.med / 2), rate(b.med / 2)) if r else "") +
+               ("per operation (a store or a fetch, median of the rounds): " + "; ".join(lat)
+                if lat else ""))
     for t in ("stream", "seqpacket"):
         row = "fdshare msg10000-unpriv-" + t
         r, a, b = ratio_of(rows, row, "fdshare msg10000-" + t)

@@ -344,8 +344,31 @@ stop_daemon() {
 	done
 	PIDS=("${keep[@]}")
 }
+# The clients rows once more with nothing pinned, holder included: pinned,
+# 64 clients share one CPU with the holder and their ratio to one client
+# measures the cost of 64 address spaces on it; unpinned, it shows what
+# the holder does with a second CPU.  Alternating, REPS times.
+UNPIN_SOCK=$TMPD/unpinned.sock
+unpinned_phase() {
+	local r pin=("${PIN[@]}")
+	PIN=()
+	rm -f "$UNPIN_SOCK"
+	if start_daemon unpinned "$FDSHARE" holder --socket "$UNPIN_SOCK" --ready-fd 3; then
+		for ((r = 1; r <= REPS; r++)); do
+			revive unpinned
+			run_row "$BB/scale store+fetch-clients1-unpinned $UNPIN_SOCK $(n 45000) $PAYLOAD 1"
+			revive unpinned
+			run_row "$BB/scale store+fetch-clients64-unpinned $UNPIN_SOCK $(n 45000) $PAYLOAD 64"
+		done
+	else
+		note "unpinned clients rows left out: their holder did not start"
+	fi
+	stop_daemon "${unpinned_PID:-}"
+	PIN=("${pin[@]}")
+}
 if [ $HAVE_HOLDER = 1 ]; then
 	scale_phase
+	[ ${#PIN[@]} -gt 0 ] && unpinned_phase
 fi
 meta load_end "$(cut -d' ' -f1-3 /proc/loadavg)"
 
