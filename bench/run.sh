@@ -18,6 +18,7 @@
 #   ANCHORS_INSTALL=1     let the anchors' run.sh apt-get what it lacks (root)
 #   BENCH_PYTHON=/usr/bin/python3        the anchors' Python rows
 #   RUN_TIMEOUT=300       seconds before a hung run is killed (and reported)
+#   BENCH_STRICT=0        1: exit 1 when a run failed (CI's bench-smoke)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -390,3 +391,8 @@ meta wall_seconds "$(($(date +%s) - T_START))"
 mkdir -p "$(dirname "$OUT")"
 "$PY" bench/report.py "$META" "$RAW" "$PROF" "$OUT"
 log "# wrote $OUT"
+if [ "${BENCH_STRICT:-0}" = 1 ] && grep -q '^# FAILED' "$RAW"; then
+	log "bench: $(grep -c '^# FAILED' "$RAW") run(s) failed:"
+	grep '^# FAILED' "$RAW" >&2
+	exit 1
+fi
