@@ -80,7 +80,8 @@ void fdshare_msg_free(struct fdshare_msg *msg);
  * fdshare_reader_new: EPROTOTYPE unless SOCK_STREAM or SOCK_SEQPACKET.
  * fdshare_reader_recv returns as fdshare_msg_recv does.
  * fdshare_reader_recvv fills msgs[0..n-1]: it blocks for the first frame
- * only and returns how many it took (>= 1), 0 at a clean end, -1 on error;
+ * (and for the rest of a frame it has begun) and returns how many it
+ * took (>= 1), 0 at a clean end, -1 on error;
  * an error met after some frames is returned by the next call.  On
  * SOCK_SEQPACKET it takes up to 64 records per recvmmsg(2).
  * fdshare_reader_buffered: bytes read ahead and not yet returned; poll(2)
