@@ -91,25 +91,7 @@ static void ping_frame(struct frame *f)
 
 static void send_piece(int s, const void *p, size_t len, const int *fds, size_t n)
 {
-	struct iovec iov = { .iov_base = (void *)p, .iov_len = len };
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * FDSHARE_MAX_FDS)];
-	} ctl;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-	if (n) {
-		struct cmsghdr *cm;
-
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * n);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * n);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * n);
-	}
-	CHECK_EQ(sendmsg(s, &mh, MSG_NOSIGNAL), (ssize_t)len);
+	CHECK_EQ(fdshare_send(s, p, len, fds, n, 0), (ssize_t)len);
 }
 
 static int raw_connect(const struct th *h)
