@@ -93,7 +93,7 @@ living() {
 }
 
 run_sh() {
-	local line=$1 sid left
+	local line=$1 sid left i
 	README_REPO=$REPO README_BUILD=$BUILD_ABS FDSHARE_SOCKET=$ROOT/holder.sock \
 	TMPDIR=$T/tmp SANITIZE=${SANITIZE:-} CC=$CC \
 		setsid -w timeout -k 5 120 bash -c 'cd "$0" && exec bash "$1" "$2"' \
@@ -101,7 +101,13 @@ run_sh() {
 	sid=$!
 	wait "$sid"
 	RC=$?
+	# A process killed at the block's end may still be exiting (under
+	# ASan its leak check takes a while): give it 5 s to be gone.
 	left=$(living "$sid")
+	for ((i = 0; i < 50 && ${#left} > 0; i++)); do
+		sleep 0.1
+		left=$(living "$sid")
+	done
 	if [ -n "$left" ]; then
 		kill -KILL $left 2>/dev/null
 		WHY="left processes running: $(ps -o pid=,args= -p "${left//$'\n'/,}" | head -3)"
