@@ -256,7 +256,7 @@ meta hypervisor "$(lscpu 2>/dev/null | awk -F: '/^Hypervisor vendor/ { gsub(/ /,
 meta load_start "$(cut -d' ' -f1-3 /proc/loadavg)"
 meta reps "$REPS"
 meta scale "$SCALE"
-meta fdshare "$("$FDSHARE" --version 2>/dev/null | head -1) $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD 2>/dev/null || echo ' (uncommitted changes)')"
+meta fdshare "$("$FDSHARE" --version 2>/dev/null | head -1) $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- . ':(exclude)bench/results.md' 2>/dev/null || echo ' (uncommitted changes)')"
 meta tools "gcc $(gcc -dumpfullversion 2>/dev/null); python $("$PY" -c 'import sys; print(sys.version.split()[0])' 2>/dev/null); s6 $(dpkg-query -W -f='${Version}' s6 2>/dev/null || echo none)"
 sed -n 's/^\([a-z_]*\)=/# \1: /p' "$META"
 echo "# columns: name workload fds_per_sec msgs_per_sec"
