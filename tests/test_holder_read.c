@@ -583,3 +583,54 @@ TEST(fd_glued_across_frames_goes_to_the_frame_wanting_it)
 	close(p[1]);
 	CHECK_EQ(th_stop(&h), 0);
 }
+
+/*
+ * The holder's first read (a whole buffer) ends 10 bytes into a STORE's
+ * header and brings its fd; the rest of the header must be read exactly,
+ * or the same read would bring the next STORE's fd too.
+ */
+TEST(read_cut_inside_a_header)
+{
+	enum { PINGS = 190, NAME = 114 };  /* 190 * 20 + 2 * (29 + 114) = 4086 */
+	static unsigned char pad[PINGS * 20 + 2 * (29 + NAME)];
+	char name[NAME + 1];
+	struct frame f, a, b;
+	int p[2], s, base;
+	size_t n = 0;
+	struct th h;
+
+	th_start(&h, NULL);
+	base = holder_base(&h);
+	CHECK(pipe2(p, O_CLOEXEC) == 0);
+	ping_frame(&f);
+	for (int i = 0; i < PINGS; i++, n += 20)
+		memcpy(pad + n, f.b, 20);
+	memset(name, 'n', NAME);
+	name[NAME] = '\0';
+	fetch_frame(&f, name, 0);
+	for (int i = 0; i < 2; i++, n += f.n)
+		memcpy(pad + n, f.b, f.n);
+	CHECK_EQ(n, sizeof pad);
+	CHECK_EQ(n + 10, 4096);
+	store_frame(&a, "cut-a", 1);
+	store_frame(&b, "cut-b", 1);
+	s = raw_connect(&h);
+	hold(&h, 1);
+	send_piece(s, pad, n, NULL, 0);
+	send_piece(s, a.b, a.n, &p[0], 1);
+	send_piece(s, b.b, b.n, &p[1], 1);
+	hold(&h, 0);
+	for (int i = 0; i < PINGS; i++)
+		CHECK_EQ(reply(s, T_PING, NULL), E_OK);
+	for (int i = 0; i < 2; i++)
+		CHECK_EQ(reply(s, T_FETCH, NULL), E_ENOENT);
+	CHECK_EQ(reply(s, T_STORE, NULL), E_OK);
+	CHECK_EQ(reply(s, T_STORE, NULL), E_OK);
+	close(s);
+	fetch_is(&h, "cut-a", p[0]);
+	fetch_is(&h, "cut-b", p[1]);
+	CHECK_EQ(th_fds_settle(h.pid, base), base);
+	close(p[0]);
+	close(p[1]);
+	CHECK_EQ(th_stop(&h), 0);
+}

@@ -481,3 +481,44 @@ TEST(nonblocking_sockets)
 	fdshare_reader_free(r);
 	close(sv[1]);
 }
+
+/*
+ * A read ahead that ends inside a header (the buffer is full) already
+ * brought that frame's fds; the rest of the header must not be read past,
+ * or the next frame's fds would come too and go to the wrong frame.
+ */
+TEST(read_ahead_cut_inside_a_header)
+{
+	static char big[4076];
+	int sv[2], p[2];
+	struct fdshare_reader *r;
+	struct fdshare_msg m;
+
+	pair(SOCK_STREAM, sv);
+	CHECK(pipe2(p, O_CLOEXEC) == 0);
+	for (int i = 0; i < 3; i++) /* 3 x 4096 bytes */
+		CHECK_EQ(fdshare_msg_send(sv[0], 1, big, sizeof big, NULL, 0), 0);
+	CHECK_EQ(fdshare_msg_send(sv[0], 2, big, sizeof big - 10, NULL, 0), 0);
+	/* 16374 bytes so far: a 16 KiB read ends 10 bytes into the next */
+	CHECK_EQ(fdshare_msg_send(sv[0], 3, "read", 4, &p[0], 1), 0);
+	CHECK_EQ(fdshare_msg_send(sv[0], 4, "write", 5, &p[1], 1), 0);
+	r = fdshare_reader_new(sv[1]);
+	CHECK(r != NULL);
+	for (uint32_t type = 1; type <= 4; type++) {
+		int n = type == 1 ? 3 : 1;
+
+		for (int i = 0; i < n; i++) {
+			CHECK_EQ(fdshare_reader_recv(r, &m), 1);
+			CHECK_EQ(m.type, type);
+			if (type >= 3) {
+				CHECK_EQ(m.nfds, 1);
+				CHECK_EQ(fcntl(m.fds[0], F_GETFL) & O_ACCMODE,
+				         type == 3 ? O_RDONLY : O_WRONLY);
+			}
+			fdshare_msg_free(&m);
+		}
+	}
+	fdshare_reader_free(r);
+	close2(p);
+	close2(sv);
+}

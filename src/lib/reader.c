@@ -100,8 +100,11 @@ static void pend_drop(struct fdshare_reader *r)
 	r->npend = 0;
 }
 
-/* One read ahead into the free end of the buffer; 0 is end of stream. */
-static ssize_t read_ahead(struct fdshare_reader *r)
+/*
+ * One read into the free end of the buffer, of at most max bytes; 0 is
+ * end of stream.
+ */
+static ssize_t read_ahead(struct fdshare_reader *r, size_t max)
 {
 	int fds[FDSHARE_MAX_FDS];
 	struct iovec iov;
@@ -120,7 +123,8 @@ static ssize_t read_ahead(struct fdshare_reader *r)
 		r->pend_end -= r->pend_end > r->start ? r->start : r->pend_end;
 		r->start = 0;
 	}
-	iov = (struct iovec){ .iov_base = r->buf + r->end, .iov_len = r->cap - r->end };
+	iov = (struct iovec){ .iov_base = r->buf + r->end,
+	                      .iov_len = r->cap - r->end < max ? r->cap - r->end : max };
 	while ((n = fds_recvmsg(r->sock, &iov, 1, fds, FDSHARE_MAX_FDS, &got,
 	                        MSG_CMSG_CLOEXEC)) < 0)
 		if (errno != EAGAIN || wait_for(r->sock, POLLIN) < 0)
@@ -178,8 +182,14 @@ static int next_from_stream(struct fdshare_reader *r, struct fdshare_msg *msg)
 	struct rx rx = RX_INIT(r->sock);
 	size_t avail, take, got = 0;
 
+	/*
+	 * Read ahead only from a frame's start: the rest of a header that
+	 * the last read cut is read exactly, so that no read brings the fds
+	 * of a frame beyond the one whose header is being completed.
+	 */
 	while (r->end - r->start < FRAME_HDR_LEN) {
-		ssize_t n = read_ahead(r);
+		size_t have = r->end - r->start;
+		ssize_t n = read_ahead(r, have ? FRAME_HDR_LEN - have : READ_AHEAD);
 
 		if (n < 0)
 			goto fail;
