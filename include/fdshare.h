@@ -81,7 +81,8 @@ void fdshare_msg_free(struct fdshare_msg *msg);
  * fdshare_reader_recv returns as fdshare_msg_recv does.
  * fdshare_reader_recvv fills msgs[0..n-1]: it blocks for the first frame
  * (and for the rest of a frame it has begun) and returns how many it
- * took (>= 1), 0 at a clean end, -1 on error;
+ * took (>= 1), 0 at a clean end (then 0 for good; on SOCK_SEQPACKET an
+ * empty record is an end too), -1 on error;
  * an error met after some frames is returned by the next call.  On
  * SOCK_SEQPACKET it takes up to 64 records per recvmmsg(2).
  * fdshare_reader_buffered: bytes read ahead and not yet returned; poll(2)

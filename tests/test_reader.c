@@ -522,3 +522,39 @@ TEST(read_ahead_cut_inside_a_header)
 	close2(p);
 	close2(sv);
 }
+
+/*
+ * On SOCK_SEQPACKET an empty record reads as the end, as it does for
+ * fdshare_msg_recv: the frames before it come, then 0 for good, and what
+ * a batch read beyond it is dropped with its fds closed.
+ */
+TEST(seqpacket_empty_record_ends_the_stream)
+{
+	unsigned char a[23], b[23];
+	int sv[2], before;
+	struct fdshare_reader *r;
+	struct fdshare_msg m[4];
+
+	header(a, 1, 3, 0);
+	memcpy(a + 20, "abc", 3);
+	header(b, 2, 3, 1);
+	memcpy(b + 20, "xyz", 3);
+	for (int vec = 0; vec < 2; vec++) {
+		pair(SOCK_SEQPACKET, sv);
+		before = t_count_fds();
+		CHECK_EQ(write(sv[0], a, 23), 23);
+		CHECK_EQ(write(sv[0], "", 0), 0);
+		CHECK_EQ(fdshare_send(sv[0], b, 23, &sv[0], 1, 0), 23);
+		r = fdshare_reader_new(sv[1]);
+		CHECK(r != NULL);
+		CHECK_EQ(vec ? fdshare_reader_recvv(r, m, 4) : fdshare_reader_recv(r, m), 1);
+		CHECK_EQ(m[0].type, 1);
+		fdshare_msg_free(&m[0]);
+		CHECK_EQ(vec ? fdshare_reader_recvv(r, m, 4) : fdshare_reader_recv(r, m), 0);
+		CHECK_EQ(fdshare_reader_recvv(r, m, 4), 0);
+		CHECK_EQ(fdshare_reader_recv(r, m), 0);
+		fdshare_reader_free(r);
+		CHECK_EQ(t_count_fds(), before);
+		close2(sv);
+	}
+}

@@ -279,6 +279,7 @@ static int recv_seqpacket(struct fdshare_reader *r, struct fdshare_msg *msgs, si
 
 		slots_drop(r->batch, i, (size_t)got);
 		errno = err;
+		r->eof = e == 0;
 		if (e < 0 && out > 0)
 			r->err = err;
 		if (e < 0 && out == 0)
@@ -298,7 +299,7 @@ API int fdshare_reader_recvv(struct fdshare_reader *r, struct fdshare_msg *msgs,
 		errno = EINVAL;
 		return -1;
 	}
-	if (r->seqpacket && !r->err)
+	if (r->seqpacket && !r->err && !r->eof)
 		return recv_seqpacket(r, msgs, n);
 	e = msgreader_next(r, &msgs[0]);
 	if (e <= 0)

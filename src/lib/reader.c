@@ -30,6 +30,7 @@ void msgreader_drop(struct fdshare_reader *r)
 	r->npend = 0;
 	r->start = r->end = 0;
 	r->err = 0;
+	r->eof = 0;
 	r->sock = -1;
 }
 
@@ -222,13 +223,19 @@ fail:
 
 int msgreader_next(struct fdshare_reader *r, struct fdshare_msg *msg)
 {
+	int got;
+
 	memset(msg, 0, sizeof *msg);
 	if (r->err) {
 		errno = r->err;
 		r->err = 0;
 		return -1;
 	}
-	return r->seqpacket ? rx_frame(r->sock, 1, msg) : next_from_stream(r, msg);
+	if (r->eof)
+		return 0;
+	got = r->seqpacket ? rx_frame(r->sock, 1, msg) : next_from_stream(r, msg);
+	r->eof = got == 0;
+	return got;
 }
 
 API int fdshare_reader_recv(struct fdshare_reader *r, struct fdshare_msg *msg)

@@ -20,6 +20,9 @@ struct fdshare_reader {
 	size_t npend, pcap, pend_end;
 	/* an error met after frames that recvv returned, for the next call */
 	int err;
+	/* the end was met: 0 from then on (on SOCK_SEQPACKET an empty record
+	 * ends the stream too, and records read with it are dropped) */
+	int eof;
 	struct batch *batch;
 };
 
