@@ -66,9 +66,6 @@ size_t frame_carriers(size_t nfds);
 /* A frame's first record holds all of it: header, payload and fds. */
 #define FRAME_ONE_RECORD(len, nfds) \
 	((len) <= FRAME_FIRST_MAX - FRAME_HDR_LEN && (nfds) <= FDSHARE_MAX_FDS)
-/* Send a whole record, fds with its first byte, waiting as frame_send_wait. */
-int frame_send_record(int sock, struct iovec *iov, int iovcnt,
-                      const int *fds, size_t nfds);
 /*
  * After a failed send: 1 when another try is worth it (EAGAIN: waited for
  * POLLOUT; ETOOMANYREFS: a bounded wait for the reader, *waited_us, from

@@ -75,8 +75,8 @@ int frame_send_wait(int sock, long *waited_us)
 }
 
 /* Send a whole record: fds go with its first byte; a stream may take it in parts. */
-int frame_send_record(int sock, struct iovec *iov, int iovcnt,
-                      const int *fds, size_t nfds)
+static int frame_send_record(int sock, struct iovec *iov, int iovcnt,
+                             const int *fds, size_t nfds)
 {
 	long waited = 0;
 
