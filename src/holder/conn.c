@@ -27,17 +27,40 @@ static int peer_of(struct holder *h, int fd, struct fdshare_peer *p)
 	return h->rules.need_cgroup ? fdshare_peer(fd, p) : peer_cred(fd, p);
 }
 
+/* A connection not yet in the epoll set is given its events by conn_watch. */
 static void set_events(struct holder *h, struct conn *c, uint32_t ev)
 {
 	struct epoll_event e = { .events = ev, .data.ptr = c };
 
-	epoll_ctl(h->epfd, EPOLL_CTL_MOD, c->fd, &e);
+	c->events = ev;
+	if (c->watched)
+		epoll_ctl(h->epfd, EPOLL_CTL_MOD, c->fd, &e);
+}
+
+/*
+ * Into the epoll set once the connection must wait.  A client that sends
+ * its request, reads the reply and hangs up before the holder looks again
+ * is served and closed without it: two epoll_ctl calls saved.
+ */
+int conn_watch(struct holder *h, struct conn *c)
+{
+	struct epoll_event e = { .events = c->events, .data.ptr = c };
+
+	if (c->dead || c->watched)
+		return 0;
+	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, c->fd, &e) < 0) {
+		hlog(h, "client pid %d uid %u: cannot watch its socket: %s, dropped",
+		     (int)c->peer.pid, (unsigned)c->peer.uid, strerror(errno));
+		conn_close(h, c);
+		return -1;
+	}
+	c->watched = 1;
+	return 0;
 }
 
 struct conn *conn_new(struct holder *h, int fd)
 {
 	struct conn *c = calloc(1, sizeof *c);
-	struct epoll_event e = { .events = EPOLLIN, .data.ptr = NULL };
 
 	if (c == NULL)
 		return NULL;
@@ -54,12 +77,7 @@ struct conn *conn_new(struct holder *h, int fd)
 		acl_read_cgroup(h, c);
 	close_keep_errno(c->peer.pidfd);
 	c->peer.pidfd = -1;
-	e.data.ptr = c;
-	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &e) < 0) {
-		free(c->cgroup);
-		free(c);
-		return NULL;
-	}
+	c->events = EPOLLIN;
 	c->next = h->conns;
 	if (h->conns)
 		h->conns->prev = c;
@@ -174,7 +192,8 @@ void conn_close(struct holder *h, struct conn *c)
 	if (c->takeover)
 		takeover_abort(h, c);
 	timer_unlink(h, c);
-	epoll_ctl(h->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	if (c->watched)
+		epoll_ctl(h->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	close_keep_errno(c->peer.pidfd);
 	reader_reset(&c->rd);
@@ -494,6 +513,7 @@ static void read_requests(struct holder *h, struct conn *c)
 			return;
 		}
 		ops_dispatch(h, c);
+		c->served = 1;
 		if (!c->dead) {
 			reader_next(&c->rd);
 			claim_update(h, c);

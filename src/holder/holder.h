@@ -175,6 +175,9 @@ struct conn {
 	char *cgroup;        /* read at connect if a rule needs it; "" unknown */
 	struct reader rd;
 	struct outframe *out, *out_tail;
+	int watched;         /* in the epoll set (conn_watch) */
+	int served;          /* a request of it was carried out */
+	uint32_t events;     /* its events there, or once it is */
 	int waiting_out;     /* OUT_WAIT: EPOLLOUT armed; OUT_RETRY: no events, retried */
 	int closing;         /* close once the output is sent */
 	int dead;
@@ -238,7 +241,8 @@ int accept_clients(struct holder *h, int max); /* 1: there may be more */
 void holder_listen_stop(struct holder *h);
 
 /* conn.c */
-struct conn *conn_new(struct holder *h, int fd);
+struct conn *conn_new(struct holder *h, int fd); /* not yet in the epoll set */
+int conn_watch(struct holder *h, struct conn *c); /* -1: it was closed */
 void conn_close(struct holder *h, struct conn *c);
 void conn_event(struct holder *h, struct conn *c, uint32_t events);
 int conn_idle(const struct conn *c);

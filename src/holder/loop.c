@@ -109,8 +109,14 @@ int accept_clients(struct holder *h, int max)
 			continue;
 		}
 		/* A client sends its request as soon as it is connected: by
-		 * now it is likely there, and one read saves a round of epoll. */
+		 * now it is likely there, and one read saves a round of epoll.
+		 * Once it is answered, most clients hang up (one request per
+		 * connection: the CLI): on a busy CPU the reply let the client
+		 * run, and a read finds the end, which saves watching it. */
 		conn_event(h, c, EPOLLIN);
+		if (!c->dead && c->served && conn_idle(c))
+			conn_event(h, c, EPOLLIN);
+		conn_watch(h, c);
 	}
 	return 1;
 }
