@@ -27,35 +27,45 @@ static int peer_of(struct holder *h, int fd, struct fdshare_peer *p)
 	return h->rules.need_cgroup ? fdshare_peer(fd, p) : peer_cred(fd, p);
 }
 
-/* A connection not yet in the epoll set is given its events by conn_watch. */
-static void set_events(struct holder *h, struct conn *c, uint32_t ev)
+/* No events until the retry timer (conn_retry_out) tries it again. */
+static void retry_soon(struct holder *h, struct conn *c)
+{
+	c->waiting_out = OUT_RETRY;
+	if (h->retry_at == 0)
+		h->retry_at = now_ms() + OUT_RETRY_MS;
+}
+
+/*
+ * A connection joins the epoll set only once it must wait (conn_watch):
+ * -1 when the kernel could not add it (ENOMEM, or ENOSPC past
+ * fs.epoll.max_user_watches); the caller then retries it on the timer.
+ */
+static int set_events(struct holder *h, struct conn *c, uint32_t ev)
 {
 	struct epoll_event e = { .events = ev, .data.ptr = c };
 
 	c->events = ev;
 	if (c->watched)
-		epoll_ctl(h->epfd, EPOLL_CTL_MOD, c->fd, &e);
+		return epoll_ctl(h->epfd, EPOLL_CTL_MOD, c->fd, &e) < 0 ? -1 : 0;
+	if (ev == 0)
+		return 0;
+	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, c->fd, &e) < 0)
+		return -1;
+	c->watched = 1;
+	return 0;
 }
 
 /*
- * Into the epoll set once the connection must wait.  A client that sends
- * its request, reads the reply and hangs up before the holder looks again
- * is served and closed without it: two epoll_ctl calls saved.
+ * After its first turn.  A client that sends its request, reads the
+ * reply and hangs up before the holder looks again is served and closed
+ * without the epoll set: two epoll_ctl calls saved.
  */
-int conn_watch(struct holder *h, struct conn *c)
+void conn_watch(struct holder *h, struct conn *c)
 {
-	struct epoll_event e = { .events = c->events, .data.ptr = c };
-
-	if (c->dead || c->watched)
-		return 0;
-	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, c->fd, &e) < 0) {
-		hlog(h, "client pid %d uid %u: cannot watch its socket: %s, dropped",
-		     (int)c->peer.pid, (unsigned)c->peer.uid, strerror(errno));
-		conn_close(h, c);
-		return -1;
-	}
-	c->watched = 1;
-	return 0;
+	if (c->dead || c->watched || c->waiting_out == OUT_RETRY)
+		return;
+	if (set_events(h, c, c->events) < 0)
+		retry_soon(h, c);
 }
 
 struct conn *conn_new(struct holder *h, int fd)
@@ -317,11 +327,12 @@ static int flush(struct holder *h, struct conn *c)
 			timer_start(h, c);
 			/* Retrying: no events (a writable socket would spin),
 			 * the loop calls conn_retry_out on a short timer. */
-			if (c->waiting_out != want)
-				set_events(h, c, want == OUT_RETRY ? 0 : EPOLLOUT);
+			if (c->waiting_out != want &&
+			    set_events(h, c, want == OUT_RETRY ? 0 : EPOLLOUT) < 0)
+				want = OUT_RETRY;
 			c->waiting_out = want;
-			if (want == OUT_RETRY && h->retry_at == 0)
-				h->retry_at = now_ms() + OUT_RETRY_MS;
+			if (want == OUT_RETRY)
+				retry_soon(h, c);
 			return 0;
 		}
 		c->out = o->next;
@@ -330,10 +341,11 @@ static int flush(struct holder *h, struct conn *c)
 		outframe_free(c, o);
 	}
 	if (c->waiting_out) {
-		set_events(h, c, EPOLLIN);
 		timer_unlink(h, c);
+		c->waiting_out = OUT_IDLE;
+		if (set_events(h, c, EPOLLIN) < 0)
+			retry_soon(h, c);
 	}
-	c->waiting_out = 0;
 	return 0;
 }
 
@@ -429,7 +441,7 @@ int conn_reply_err(struct holder *h, struct conn *c, uint32_t type,
 	return 0;
 }
 
-/* Replies and reads the kernel lacked memory for: tried again (a short timer). */
+/* Replies, reads and watches the kernel lacked memory for: tried again. */
 void conn_retry_out(struct holder *h)
 {
 	struct conn *c, *next;
@@ -440,8 +452,9 @@ void conn_retry_out(struct holder *h)
 		if (c->dead || c->waiting_out != OUT_RETRY)
 			continue;
 		if (c->out == NULL) { /* a read to try again */
-			set_events(h, c, EPOLLIN);
 			c->waiting_out = OUT_IDLE;
+			if (set_events(h, c, EPOLLIN) < 0)
+				retry_soon(h, c); /* and read meanwhile */
 		}
 		conn_event(h, c, EPOLLOUT);
 	}
@@ -488,9 +501,7 @@ static void read_requests(struct holder *h, struct conn *c)
 			/* No events until a retry: the input would spin. */
 			c->rd.nomem = 0;
 			set_events(h, c, 0);
-			c->waiting_out = OUT_RETRY;
-			if (h->retry_at == 0)
-				h->retry_at = now_ms() + OUT_RETRY_MS;
+			retry_soon(h, c);
 		}
 		if (r == READ_MORE) {
 			if (reader_busy(&c->rd))

@@ -224,7 +224,7 @@ struct holder {
 	int state;
 	int stopping;       /* SIGTERM: finish in flight, then exit */
 	int handed_over;    /* takeover done: drain, then exit */
-	int64_t retry_at;   /* a reply waits for kernel memory: conn_retry_out */
+	int64_t retry_at;   /* a reply, read or watch waits for kernel memory */
 	unsigned accept_batch; /* accept4 calls per wake-up */
 	unsigned long rounds;  /* of the event loop */
 	unsigned long accept_full; /* the round that accepted a full batch */
@@ -242,7 +242,7 @@ void holder_listen_stop(struct holder *h);
 
 /* conn.c */
 struct conn *conn_new(struct holder *h, int fd); /* not yet in the epoll set */
-int conn_watch(struct holder *h, struct conn *c); /* -1: it was closed */
+void conn_watch(struct holder *h, struct conn *c); /* after its first turn */
 void conn_close(struct holder *h, struct conn *c);
 void conn_event(struct holder *h, struct conn *c, uint32_t events);
 int conn_idle(const struct conn *c);
