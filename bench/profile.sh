@@ -139,6 +139,16 @@ if command -v perf >/dev/null; then
 	if have_anchors; then
 		run perf 99 100000 "$AB/raw_c" stream1 100000 "$PAYLOAD"
 	fi
+	# The CLI rows: where a process's start-up goes (every process of
+	# the cycle is recorded; the daemon is not).
+	i=50
+	for t in "${DAEMON_ROWS[@]}"; do
+		IFS='|' read -r _ ops cmd <<<"$t"
+		case $cmd in *cycle*) ;; *) continue ;; esac
+		i=$((i + 1))
+		# shellcheck disable=SC2086
+		run perf "$i" $((ops * 4)) ${cmd/ $ops / $((ops * 4)) }
+	done
 else
 	skip "no perf: CPU time and CPU profile left out"
 fi

@@ -217,10 +217,18 @@ def diff_calls(mine, theirs):
     return ", ".join("%+.2g %s" % (v, k) for k, v in sorted(d.items(), key=lambda kv: -abs(kv[1])))
 
 
+# glibc's start-up probing of the CPU (ld.so, or libc's static start): CPUID
+CPUID_SYMS = {"init_cpu_features", "init_cpu_features.constprop.0", "handle_amd",
+              "handle_intel", "update_active", "update_active.constprop.0",
+              "get_extended_indices", "get_extended_indices.constprop.0",
+              "get_common_indices", "get_common_indices.constprop.0",
+              "init_cacheinfo", "dl_init_cacheinfo", "intel_check_word"}
+
+
 def load_perf(prof):
     out = []
     for base, row, _n in runs_of(prof, "perf"):
-        kernel, syms = 0.0, []
+        kernel, syms, cpuid = 0.0, [], 0.0
         for line in open(base + ".sym") if os.path.exists(base + ".sym") else []:
             f = line.split()
             # "pct dso [k] symbol" in the kernel, "pct dso [.] symbol" in user space
@@ -230,7 +238,9 @@ def load_perf(prof):
                 kernel += float(f[0].rstrip("%"))
             elif f[2] == "[.]":
                 syms.append("%s %s (%s)" % (f[0], " ".join(f[3:]), f[1]))
-        out.append((row, kernel, syms[:6]))
+                if " ".join(f[3:]) in CPUID_SYMS:
+                    cpuid += float(f[0].rstrip("%"))
+        out.append((row, kernel, syms[:6], cpuid))
     return out
 
 
@@ -548,13 +558,16 @@ def main():
                                             fmt_calls(daemon) if daemon is not None else ""))
         w("")
     if perf:
-        w("CPU profile (`perf record -e cpu-clock`, pinned, both processes): the kernel's"
-          " share and the hottest user-space symbols.")
+        w("CPU profile (`perf record -e cpu-clock`, pinned, every process of the run but"
+          " the daemons): the kernel's share and the hottest user-space symbols.  \"CPUID\""
+          " is the share of glibc's start-up probing of the CPU in every process (ld.so's"
+          " init_cpu_features, handle_amd and the like): each CPUID instruction is answered"
+          " by the hypervisor of a virtual machine, whatever the program.")
         w("")
-        w("| row | kernel | user-space hot spots |")
-        w("|---|---|---|")
-        for row, kernel, syms in perf:
-            w("| `%s` | %.1f%% | %s |" % (row, kernel, "; ".join(syms) or "-"))
+        w("| row | kernel | CPUID | user-space hot spots |")
+        w("|---|---|---|---|")
+        for row, kernel, syms, cpuid in perf:
+            w("| `%s` | %.1f%% | %.1f%% | %s |" % (row, kernel, cpuid, "; ".join(syms) or "-"))
         w("")
 
     w("## All runs")
