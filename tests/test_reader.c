@@ -237,6 +237,73 @@ TEST(free_closes_fds_read_ahead)
 	close2(sv);
 }
 
+/*
+ * On SOCK_SEQPACKET one recvmmsg takes up to 16 records: their frames are
+ * kept, counted by fdshare_reader_buffered, their fds held, and returned
+ * without another read (the socket is empty by then).
+ */
+TEST(seqpacket_read_ahead_is_kept)
+{
+	int sv[2], before;
+	struct fdshare_reader *r;
+	struct fdshare_msg m[32];
+	struct pollfd pfd;
+
+	pair(SOCK_SEQPACKET, sv);
+	before = t_count_fds();
+	for (uint32_t i = 0; i < 20; i++)
+		CHECK_EQ(fdshare_msg_send(sv[0], i, "abc", 3, &sv[0], 1), 0);
+	r = fdshare_reader_new(sv[1]);
+	CHECK(r != NULL);
+	CHECK_EQ(fdshare_reader_buffered(r), 0);
+	CHECK_EQ(fdshare_reader_recv(r, m), 1);
+	CHECK(m[0].type == 0 && m[0].nfds == 1);
+	fdshare_msg_free(m);
+	CHECK_EQ(fdshare_reader_buffered(r), 15 * 23); /* 16 records were read */
+	CHECK_EQ(t_count_fds(), before + 15);          /* their fds, held */
+	CHECK_EQ(fdshare_reader_recvv(r, m, 32), 15);  /* those, and no more */
+	for (int i = 0; i < 15; i++) {
+		CHECK(m[i].type == (unsigned)i + 1 && m[i].nfds == 1);
+		CHECK(m[i].len == 3 && memcmp(m[i].data, "abc", 3) == 0);
+		fdshare_msg_free(&m[i]);
+	}
+	CHECK_EQ(fdshare_reader_buffered(r), 0);
+	pfd = (struct pollfd){ .fd = sv[1], .events = POLLIN };
+	CHECK_EQ(poll(&pfd, 1, 0), 1); /* the last 4 wait in the socket */
+	CHECK_EQ(fdshare_reader_recvv(r, m, 32), 4);
+	for (int i = 0; i < 4; i++) {
+		CHECK_EQ(m[i].type, (unsigned)i + 16);
+		fdshare_msg_free(&m[i]);
+	}
+	CHECK_EQ(poll(&pfd, 1, 0), 0);
+	CHECK_EQ(t_count_fds(), before);
+	fdshare_reader_free(r);
+	close2(sv);
+}
+
+/* Records read ahead, then the reader freed: their fds are closed. */
+TEST(seqpacket_free_closes_fds_read_ahead)
+{
+	int sv[2], before;
+	struct fdshare_reader *r;
+	struct fdshare_msg m;
+
+	pair(SOCK_SEQPACKET, sv);
+	before = t_count_fds();
+	CHECK_EQ(fdshare_msg_send(sv[0], 1, "a", 1, NULL, 0), 0);
+	CHECK_EQ(fdshare_msg_send(sv[0], 2, "b", 1, sv, 2), 0);
+	CHECK_EQ(fdshare_msg_send(sv[0], 3, "c", 1, sv, 1), 0);
+	r = fdshare_reader_new(sv[1]);
+	CHECK(r != NULL);
+	CHECK_EQ(fdshare_reader_recv(r, &m), 1);
+	CHECK_EQ(m.type, 1);
+	fdshare_msg_free(&m);
+	CHECK_EQ(t_count_fds(), before + 3);
+	fdshare_reader_free(r);
+	CHECK_EQ(t_count_fds(), before);
+	close2(sv);
+}
+
 /* A sender may attach a frame's fds to any piece of it (protocol 1.4). */
 TEST(stream_fds_on_a_later_piece)
 {

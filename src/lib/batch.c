@@ -136,42 +136,48 @@ API int fdshare_msg_sendv(int sock, const struct fdshare_msg *msgs, size_t n,
 	return r;
 }
 
-/* recvmmsg's slots: any record fits one (docs/protocol.md, section 1.3). */
+/*
+ * recvmmsg's slots: any record fits one (docs/protocol.md, section 1.3).
+ * Records [next, count) were read and not yet taken: the frames read
+ * ahead, their fds already ours.
+ */
 struct batch {
 	struct mmsghdr mm[BATCH_MAX];
 	struct iovec iov[BATCH_MAX];
-	unsigned char *data;  /* BATCH_MAX records; pages are touched as used */
+	unsigned char *data;  /* cap records; pages are touched as used */
 	char *ctl;
+	size_t cap, next, count;
 };
 
-void batch_free(struct batch *b)
+/* Room for k records; none is kept (next == count). */
+static int reserve(struct batch *b, size_t k)
 {
-	if (b == NULL)
-		return;
+	unsigned char *data;
+	char *ctl;
+
+	if (b->cap >= k)
+		return 0;
+	data = malloc(k * FRAME_RECORD_MAX);
+	ctl = malloc(k * RECV_CTL);
+	if (data == NULL || ctl == NULL) {
+		free(data);
+		free(ctl);
+		return -1;
+	}
 	free(b->data);
 	free(b->ctl);
-	free(b);
-}
-
-static struct batch *batch_new(void)
-{
-	struct batch *b = calloc(1, sizeof *b);
-
-	if (b == NULL)
-		return NULL;
-	b->data = malloc((size_t)BATCH_MAX * FRAME_RECORD_MAX);
-	b->ctl = malloc((size_t)BATCH_MAX * RECV_CTL);
-	if (b->data == NULL || b->ctl == NULL) {
-		batch_free(b);
-		return NULL;
-	}
-	return b;
+	b->data = data;
+	b->ctl = ctl;
+	b->cap = k;
+	return 0;
 }
 
 static int receive_slots(int sock, struct batch *b, size_t k)
 {
 	int r;
 
+	if (reserve(b, k) < 0)
+		return -1;
 	for (size_t i = 0; i < k; i++) {
 		b->iov[i] = (struct iovec){ b->data + i * FRAME_RECORD_MAX, FRAME_RECORD_MAX };
 		b->mm[i].msg_hdr = (struct msghdr){
@@ -220,6 +226,34 @@ static void slots_drop(struct batch *b, size_t from, size_t k)
 	}
 }
 
+/* Forget the records read ahead, closing their fds. */
+void batch_drop(struct batch *b)
+{
+	if (b == NULL)
+		return;
+	slots_drop(b, b->next, b->count);
+	b->next = b->count = 0;
+}
+
+void batch_free(struct batch *b)
+{
+	if (b == NULL)
+		return;
+	batch_drop(b);
+	free(b->data);
+	free(b->ctl);
+	free(b);
+}
+
+size_t batch_buffered(const struct batch *b)
+{
+	size_t n = 0;
+
+	for (size_t i = b ? b->next : 0; b && i < b->count; i++)
+		n += b->mm[i].msg_len;
+	return n;
+}
+
 /* One frame from slots *i.. (and the socket, if it runs on); 0 at an end. */
 static int frame_from_slots(struct fdshare_reader *r, size_t *i, size_t k,
                             struct fdshare_msg *msg)
@@ -258,32 +292,58 @@ fail:
 	return -1;
 }
 
+/*
+ * The next frame from the records read ahead, after a recvmmsg of up to
+ * k records when none is left: 1, 0 at the end, -1 (errno).  An end or
+ * an error drops the records read after it.
+ */
+int batch_next(struct fdshare_reader *r, struct fdshare_msg *msg, size_t k)
+{
+	struct batch *b;
+	int e;
+
+	memset(msg, 0, sizeof *msg);
+	if (r->batch == NULL && (r->batch = calloc(1, sizeof *r->batch)) == NULL)
+		return -1;
+	b = r->batch;
+	if (b->next == b->count) {
+		int got = receive_slots(r->sock, b, k < BATCH_MAX ? k : BATCH_MAX);
+
+		if (got < 0)
+			return -1;
+		b->next = 0;
+		b->count = (size_t)got;
+	}
+	e = frame_from_slots(r, &b->next, b->count, msg);
+	if (e <= 0) {
+		int err = errno;
+
+		batch_drop(b);
+		errno = err;
+		r->eof = e == 0;
+	}
+	return e;
+}
+
+/* Frames from one recvmmsg at most: those read ahead, or a new batch. */
 static int recv_seqpacket(struct fdshare_reader *r, struct fdshare_msg *msgs, size_t n)
 {
-	size_t k = n < BATCH_MAX ? n : BATCH_MAX, i = 0, out = 0;
-	int got;
+	size_t out = 0;
 
-	if (r->batch == NULL && (r->batch = batch_new()) == NULL)
-		return -1;
-	got = receive_slots(r->sock, r->batch, k);
-	if (got < 0)
-		return -1;
-	while (i < (size_t)got) {
-		int e = frame_from_slots(r, &i, (size_t)got, &msgs[out]);
+	while (out < n && out < INT32_MAX) {
+		int e;
 
+		if (out > 0 && r->batch->next == r->batch->count)
+			break;
+		e = batch_next(r, &msgs[out], n - out);
 		if (e == 1) {
 			out++;
 			continue;
 		}
-		int err = errno;
-
-		slots_drop(r->batch, i, (size_t)got);
-		errno = err;
-		r->eof = e == 0;
-		if (e < 0 && out > 0)
-			r->err = err;
 		if (e < 0 && out == 0)
 			return -1;
+		if (e < 0)
+			r->err = errno;
 		break;
 	}
 	return (int)out;

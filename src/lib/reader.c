@@ -1,9 +1,10 @@
 /*
  * The buffered reader: framed messages (docs/protocol.md, section 1) taken
- * with one recvmsg each where the kernel allows.  On SOCK_SEQPACKET a
- * frame's first record is one recvmsg; the socket type is learned once,
- * not on every call.  On a stream the reader reads ahead, up to a buffer
- * at a time, and keeps what belongs to the next frames (section 1.6).
+ * with fewer system calls than one a message.  The socket type is learned
+ * once, not on every call.  On a stream the reader reads ahead, up to a
+ * buffer at a time, and keeps what belongs to the next frames (section
+ * 1.6); on SOCK_SEQPACKET one recvmmsg takes the records already there,
+ * up to 16, and the frames they hold are returned one by one (batch.c).
  */
 #include <errno.h>
 #include <poll.h>
@@ -16,6 +17,7 @@
 #include "rx.h"
 
 #define READ_AHEAD 16384
+#define READ_AHEAD_RECORDS 16 /* on SOCK_SEQPACKET, per recvmmsg */
 
 void msgreader_init(struct fdshare_reader *r, int sock, int seqpacket)
 {
@@ -29,6 +31,7 @@ void msgreader_drop(struct fdshare_reader *r)
 	close_fds(r->pend, r->npend);
 	r->npend = 0;
 	r->start = r->end = 0;
+	batch_drop(r->batch);
 	r->err = 0;
 	r->eof = 0;
 	r->sock = -1;
@@ -73,7 +76,7 @@ API void fdshare_reader_free(struct fdshare_reader *r)
 
 API size_t fdshare_reader_buffered(const struct fdshare_reader *r)
 {
-	return r->end - r->start;
+	return r->seqpacket ? batch_buffered(r->batch) : r->end - r->start;
 }
 
 /* Keep fds that came with bytes read ahead. */
@@ -233,7 +236,7 @@ int msgreader_next(struct fdshare_reader *r, struct fdshare_msg *msg)
 	}
 	if (r->eof)
 		return 0;
-	got = r->seqpacket ? rx_frame(r->sock, 1, msg) : next_from_stream(r, msg);
+	got = r->seqpacket ? batch_next(r, msg, READ_AHEAD_RECORDS) : next_from_stream(r, msg);
 	r->eof = got == 0;
 	return got;
 }

@@ -36,6 +36,10 @@ void msgreader_release(struct fdshare_reader *r);
 int msgreader_next(struct fdshare_reader *r, struct fdshare_msg *msg);
 /* Whole frames already read ahead: a call for one would not block. */
 int msgreader_has_frame(const struct fdshare_reader *r);
+/* On SOCK_SEQPACKET (batch.c): the records read ahead by recvmmsg. */
+int batch_next(struct fdshare_reader *r, struct fdshare_msg *msg, size_t k);
+size_t batch_buffered(const struct batch *b);
+void batch_drop(struct batch *b);
 void batch_free(struct batch *b);
 
 #endif
