@@ -247,6 +247,21 @@ static inline struct fdshare_holder *th_connect(const struct th *h)
 	return c;
 }
 
+/* The holder's log (its first 64 KiB) says what. */
+static inline int th_log_has(const struct th *h, const char *what)
+{
+	char buf[65536];
+	int fd = open(h->log, O_RDONLY | O_CLOEXEC);
+	ssize_t k;
+
+	if (fd < 0)
+		return 0;
+	k = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	buf[k > 0 ? k : 0] = '\0';
+	return strstr(buf, what) != NULL;
+}
+
 /* In a child: become uid (and gid) u, no supplementary groups. */
 static inline void th_become(uid_t u)
 {

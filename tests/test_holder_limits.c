@@ -190,6 +190,91 @@ TEST(max_clients)
 	CHECK_EQ(th_stop(&h), 0);
 }
 
+/* A uid's ping on a new connection: 0, or the errno. */
+static int ping_new(const struct th *h)
+{
+	struct fdshare_holder *c = fdshare_holder_connect(h->sock);
+	int r;
+
+	if (c == NULL)
+		return errno;
+	r = fdshare_holder_ping(c, NULL) == 0 ? 0 : errno;
+	fdshare_holder_close(c);
+	return r;
+}
+
+/* As uid 1001: two connections, refused a third until one is closed. */
+static int uid_fills_its_share(const struct th *h, int tell, int hear)
+{
+	struct fdshare_holder *a, *b;
+	char x;
+	int r = EUSERS;
+
+	th_become(1001);
+	a = fdshare_holder_connect(h->sock);
+	b = fdshare_holder_connect(h->sock);
+	if (a == NULL || b == NULL || fdshare_holder_ping(a, NULL) < 0 ||
+	    fdshare_holder_ping(b, NULL) < 0)
+		return 10;
+	if (ping_new(h) != EUSERS)
+		return 11;
+	if (write(tell, "A", 1) != 1 || read(hear, &x, 1) != 1)
+		return 12;
+	if (ping_new(h) != EUSERS) /* still: the others' do not count */
+		return 13;
+	fdshare_holder_close(b);
+	/* A place is free again (the holder notices the hang-up first). */
+	for (int i = 0; i < 500 && r == EUSERS; i++) {
+		r = ping_new(h);
+		if (r == EUSERS)
+			th_sleep_ms(10);
+	}
+	fdshare_holder_close(a);
+	return r == 0 ? 0 : 14;
+}
+
+TEST(max_clients_per_uid)
+{
+	const char *args[] = { "--max-clients", "8", "--max-clients-per-uid", "2",
+	                       "--mode", "0666", NULL };
+	struct th h;
+	struct fdshare_holder *root[3];
+	int up[2], down[2];
+	pid_t a, b;
+	char x;
+
+	th_start(&h, args);
+	CHECK(pipe2(up, O_CLOEXEC) == 0 && pipe2(down, O_CLOEXEC) == 0);
+	a = fork();
+	CHECK(a >= 0);
+	if (a == 0)
+		_exit(uid_fills_its_share(&h, up[1], down[0]));
+	close(up[1]);
+	close(down[0]);
+	if (read(up[0], &x, 1) != 1)
+		CHECK_EQ(t_wait(a), 0); /* it says where it failed */
+	/* Another uid has its own share; root is not counted. */
+	b = fork();
+	CHECK(b >= 0);
+	if (b == 0) {
+		th_become(1002);
+		_exit(ping_new(&h));
+	}
+	CHECK_EQ(t_wait(b), 0);
+	for (int i = 0; i < 3; i++) {
+		root[i] = th_connect(&h);
+		CHECK(fdshare_holder_ping(root[i], NULL) == 0);
+	}
+	CHECK_EQ(write(down[1], "B", 1), 1);
+	CHECK_EQ(t_wait(a), 0);
+	CHECK(th_log_has(&h, "uid 1001 has --max-clients-per-uid 2 connections"));
+	for (int i = 0; i < 3; i++)
+		fdshare_holder_close(root[i]);
+	close(up[0]);
+	close(down[1]);
+	CHECK_EQ(th_stop(&h), 0);
+}
+
 TEST(max_request)
 {
 	const char *args[] = { "--max-request", "200", NULL };

@@ -167,16 +167,7 @@ static int memfd_with(const char *text)
 
 static int log_has(const struct nh *n, const char *what)
 {
-	char buf[65536];
-	int fd = open(n->th.log, O_RDONLY | O_CLOEXEC);
-	ssize_t k;
-
-	if (fd < 0)
-		return 0;
-	k = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	buf[k > 0 ? k : 0] = '\0';
-	return strstr(buf, what) != NULL;
+	return th_log_has(&n->th, what);
 }
 
 /* FDSTORE=1 keeps the very open files: same file, shared offset. */

@@ -14,9 +14,10 @@
 
 static const char holder_help[] =
 "usage: fdshare holder [--socket PATH] [--rules FILE] [--max-fds N]\n"
-"                      [--quota N] [--max-clients N] [--max-request BYTES]\n"
-"                      [--timeout MS] [--mode OCTAL] [--group GID]\n"
-"                      [--notify-socket PATH] [--ready-fd N] [--takeover] [-v]\n"
+"                      [--quota N] [--max-clients N] [--max-clients-per-uid N]\n"
+"                      [--max-request BYTES] [--timeout MS] [--mode OCTAL]\n"
+"                      [--group GID] [--notify-socket PATH] [--ready-fd N]\n"
+"                      [--takeover] [-v]\n"
 "\n"
 "Keep descriptors under names for clients ('fdshare store', 'fetch', 'list',\n"
 "'remove'), serving many at once.  See fdshare-holder(8).\n"
@@ -31,6 +32,10 @@ static const char holder_help[] =
 "                     (default: RLIMIT_NOFILE less a reserve)\n"
 "  --quota N          fds held per owner uid (default: --max-fds)\n"
 "  --max-clients N    connections at once (default 1024)\n"
+"  --max-clients-per-uid N\n"
+"                     connections at once from one uid, root's and the\n"
+"                     holder's own uid's not counted (default: half of\n"
+"                     --max-clients, rounded up)\n"
 "  --max-request BYTES payload bytes of one request (default 1048576)\n"
 "  --timeout MS       drop a client that leaves a request half sent, or its\n"
 "                     replies unread, this long (default 5000; 0: never)\n"
@@ -85,7 +90,8 @@ static const char *hint(int err)
 		return "names are 1-255 printable ASCII bytes without ':' or spaces;"
 		       " drop-on-hangup needs pollable fds";
 	case EUSERS:
-		return "the holder has --max-clients connections: try again later";
+		return "the holder has --max-clients connections, or this uid its "
+		       "--max-clients-per-uid: try again later";
 	case EMSGSIZE:
 		return "the request is over the holder's --max-request";
 	case EAGAIN:
@@ -137,6 +143,7 @@ static int number(const char *s, unsigned long max, size_t *v)
 
 struct holder_args {
 	const char *socket, *notify_socket, *rules, *max_fds, *quota, *max_clients, *max_request;
+	const char *max_uid_clients;
 	const char *timeout, *mode, *group, *ready_fd;
 	int takeover, verbose;
 };
@@ -153,6 +160,11 @@ static int numbers(const struct holder_args *a, struct config *cf)
 	                       !cf->max_clients))
 		return cli_usage("holder", "--max-clients wants a number from 1, got '%s'",
 		                 a->max_clients);
+	cf->max_uid_clients = (cf->max_clients + 1) / 2;
+	if (a->max_uid_clients && (number(a->max_uid_clients, 1u << 20, &cf->max_uid_clients) < 0 ||
+	                           !cf->max_uid_clients))
+		return cli_usage("holder", "--max-clients-per-uid wants a number from 1, got '%s'",
+		                 a->max_uid_clients);
 	if (a->max_request && (number(a->max_request, FDSHARE_MSG_MAX_LEN, &cf->max_request) < 0 ||
 	                       cf->max_request < 64))
 		return cli_usage("holder", "--max-request wants 64 to %u bytes, got '%s'",
@@ -237,6 +249,7 @@ int cmd_holder(int argc, char **argv)
 		{ "--socket", NULL, &a.socket }, { "--rules", NULL, &a.rules },
 		{ "--max-fds", NULL, &a.max_fds }, { "--quota", NULL, &a.quota },
 		{ "--max-clients", NULL, &a.max_clients },
+		{ "--max-clients-per-uid", NULL, &a.max_uid_clients },
 		{ "--max-request", NULL, &a.max_request },
 		{ "--timeout", NULL, &a.timeout }, { "--mode", NULL, &a.mode },
 		{ "--group", NULL, &a.group }, { "--ready-fd", NULL, &a.ready_fd },

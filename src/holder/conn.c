@@ -81,6 +81,15 @@ struct conn *conn_new(struct holder *h, int fd)
 		free(c);
 		return NULL;
 	}
+	if (uids_add(h, c->peer.uid) < 0) {
+		if (errno == EUSERS)
+			hlog(h, "uid %u has --max-clients-per-uid %zu connections: "
+			     "one more was refused", (unsigned)c->peer.uid,
+			     h->cf.max_uid_clients);
+		close_keep_errno(c->peer.pidfd);
+		free(c);
+		return NULL;
+	}
 	c->rd.max_len = h->cf.max_request;
 	/* The cgroup is read now, while the pidfd vouches for the pid. */
 	if (h->rules.need_cgroup)
@@ -205,6 +214,7 @@ void conn_close(struct holder *h, struct conn *c)
 	if (c->watched)
 		epoll_ctl(h->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
+	uids_del(h, c->peer.uid);
 	close_keep_errno(c->peer.pidfd);
 	reader_reset(&c->rd);
 	claim_update(h, c);

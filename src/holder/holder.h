@@ -195,7 +195,7 @@ struct conn {
 struct config {
 	const char *socket, *rules_path;
 	const char *notify_socket; /* NULL: none */
-	size_t max_fds, quota, max_clients, max_request;
+	size_t max_fds, quota, max_clients, max_uid_clients, max_request;
 	long timeout_ms;
 	int ready_fd, verbose, takeover;
 	mode_t mode;
@@ -204,6 +204,11 @@ struct config {
 };
 
 enum { H_RUN, H_MOVED, H_DRAIN };
+
+struct uid_conns {
+	uid_t uid;
+	size_t n;
+};
 
 struct holder {
 	struct config cf;
@@ -229,6 +234,8 @@ struct holder {
 	unsigned long rounds;  /* of the event loop */
 	unsigned long accept_full; /* the round that accepted a full batch */
 	uid_t self_uid;
+	struct uid_conns *uids; /* connections per uid (uids.c) */
+	size_t nuids, cuids;
 };
 
 /* loop.c */
@@ -282,6 +289,10 @@ int acl_allows_peer(struct holder *h, const struct fdshare_peer *p, const char *
                     unsigned op, const struct entry *e, const char *name, size_t n);
 int acl_is_admin(struct holder *h, const struct conn *c);
 void acl_read_cgroup(struct holder *h, struct conn *c);
+
+/* uids.c: --max-clients-per-uid */
+int uids_add(struct holder *h, uid_t uid); /* -1: EUSERS, ENOMEM */
+void uids_del(struct holder *h, uid_t uid);
 
 /* takeover.c */
 int takeover_fetch(struct holder *h, int *oldfd);

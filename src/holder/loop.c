@@ -103,6 +103,10 @@ int accept_clients(struct holder *h, int max)
 			continue;
 		}
 		c = conn_new(h, fd);
+		if (c == NULL && errno == EUSERS) {
+			refuse_client(h, fd, HP_EUSERS); /* conn_new said why */
+			continue;
+		}
 		if (c == NULL) {
 			hlog(h, "a client could not be taken: %s", strerror(errno));
 			refuse_client(h, fd, HP_ENOMEM);

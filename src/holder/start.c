@@ -225,6 +225,7 @@ int holder_start(const struct config *cf)
 	}
 	holder_listen_stop(&h);
 	store_free(&h.store);
+	free(h.uids);
 	rules_free(&h.rules);
 	close_keep_errno(h.epfd);
 	close_keep_errno(h.sigfd);
