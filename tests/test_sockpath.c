@@ -8,6 +8,7 @@
 #include <grp.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -171,17 +172,20 @@ TEST(no_looser_moment)
 	char tmp[160];
 	struct sockpath sp;
 	int ready[2];
-	pid_t w;
+	pid_t w, parent;
 
 	fresh();
 	snprintf(tmp, sizeof tmp, "%s.%d", path, (int)getpid());
 	CHECK(pipe2(ready, O_CLOEXEC) == 0);
+	parent = getpid();
 	w = fork();
 	CHECK(w >= 0);
 	if (w == 0) {
 		const char *p[2] = { path, tmp };
 
-		alarm(60);
+		/* Until killed: with its parent, if that dies first. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(2);
 		close(ready[0]);
 		close(ready[1]);
 		for (;;)
@@ -206,7 +210,11 @@ TEST(no_looser_moment)
 	{
 		int st;
 
-		CHECK_EQ(waitpid(w, &st, WNOHANG), 0); /* still watching: saw nothing */
+		/* Still watching: it saw nothing (it exits 1 if it did). */
+		if (waitpid(w, &st, WNOHANG) != 0)
+			t_fail(__FILE__, __LINE__, "the watcher %s %d",
+			       WIFEXITED(st) ? "exited" : "was killed by signal",
+			       WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 		kill(w, SIGKILL);
 		CHECK_EQ(t_wait(w), 128 + SIGKILL);
 	}
