@@ -249,7 +249,9 @@ size_t batch_buffered(const struct batch *b)
 {
 	size_t n = 0;
 
-	for (size_t i = b ? b->next : 0; b && i < b->count; i++)
+	if (b == NULL)
+		return 0;
+	for (size_t i = b->next; i < b->count; i++)
 		n += b->mm[i].msg_len;
 	return n;
 }
