@@ -34,7 +34,8 @@ void msgreader_drop(struct fdshare_reader *r);
 void msgreader_release(struct fdshare_reader *r);
 /* Take one more frame; 1, 0 at a clean end, -1 (errno). */
 int msgreader_next(struct fdshare_reader *r, struct fdshare_msg *msg);
-/* Whole frames already read ahead: a call for one would not block. */
+/* Whole frames read ahead on a stream: a call for one would not block
+ * (always 0 on SOCK_SEQPACKET, whose records recvv takes itself). */
 int msgreader_has_frame(const struct fdshare_reader *r);
 /* On SOCK_SEQPACKET (batch.c): the records read ahead by recvmmsg. */
 int batch_next(struct fdshare_reader *r, struct fdshare_msg *msg, size_t k);
