@@ -18,6 +18,9 @@
 #define BATCH_MAX 64          /* messages per sendmmsg or recvmmsg */
 #define SEND_CTL_ROOM 8192    /* control bytes for one sendmmsg */
 #define RECV_CTL FDS_CTL_SPACE(FDSHARE_MAX_FDS)
+/* A payload this small is copied behind its header: the kernel then
+ * imports and copies one iovec a record, not two (128 bytes a slot). */
+#define INLINE_MAX 108
 
 static int valid(const struct fdshare_msg *m)
 {
@@ -28,7 +31,7 @@ static int valid(const struct fdshare_msg *m)
 struct out {
 	struct mmsghdr mm[BATCH_MAX];
 	struct iovec iov[BATCH_MAX][2];
-	unsigned char hdr[BATCH_MAX][FRAME_HDR_LEN];
+	unsigned char rec[BATCH_MAX][FRAME_HDR_LEN + INLINE_MAX];
 	union {
 		struct cmsghdr align;
 		char buf[SEND_CTL_ROOM];
@@ -47,12 +50,20 @@ static size_t build(struct out *o, const struct fdshare_msg *msgs, size_t n)
 
 		if (ctl + need > sizeof o->ctl.buf)
 			break;
-		frame_put_header(o->hdr[k], m->type, (uint32_t)m->len, (uint32_t)m->nfds);
-		o->iov[k][0] = (struct iovec){ .iov_base = o->hdr[k], .iov_len = FRAME_HDR_LEN };
-		o->iov[k][1] = (struct iovec){ .iov_base = m->data, .iov_len = m->len };
+		frame_put_header(o->rec[k], m->type, (uint32_t)m->len, (uint32_t)m->nfds);
 		memset(mh, 0, sizeof *mh);
 		mh->msg_iov = o->iov[k];
-		mh->msg_iovlen = m->len ? 2 : 1;
+		if (m->len <= INLINE_MAX) {
+			if (m->len)
+				memcpy(o->rec[k] + FRAME_HDR_LEN, m->data, m->len);
+			o->iov[k][0] = (struct iovec){ .iov_base = o->rec[k],
+			                               .iov_len = FRAME_HDR_LEN + m->len };
+			mh->msg_iovlen = 1;
+		} else {
+			o->iov[k][0] = (struct iovec){ .iov_base = o->rec[k], .iov_len = FRAME_HDR_LEN };
+			o->iov[k][1] = (struct iovec){ .iov_base = m->data, .iov_len = m->len };
+			mh->msg_iovlen = 2;
+		}
 		if (need)
 			cmsg_put_fds(mh, o->ctl.buf + ctl, m->fds, m->nfds);
 		ctl += need;
