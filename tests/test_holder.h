@@ -262,11 +262,24 @@ static inline int th_log_has(const struct th *h, const char *what)
 	return strstr(buf, what) != NULL;
 }
 
+/* In a child: become uid (and gid) u, with these supplementary groups. */
+static inline void th_become_in(uid_t u, const gid_t *groups, size_t ngroups)
+{
+	if (setgroups(ngroups, groups) < 0 || setresgid(u, u, u) < 0 ||
+	    setresuid(u, u, u) < 0)
+		_exit(98);
+}
+
 /* In a child: become uid (and gid) u, no supplementary groups. */
 static inline void th_become(uid_t u)
 {
-	if (setgroups(0, NULL) < 0 || setresgid(u, u, u) < 0 || setresuid(u, u, u) < 0)
-		_exit(98);
+	th_become_in(u, NULL, 0);
+}
+
+/* A pipe: what is written to p[1] can be read from p[0]. */
+static inline void th_pipe(int p[2])
+{
+	CHECK(pipe2(p, O_CLOEXEC) == 0);
 }
 
 static inline int th_same_file(int a, int b)

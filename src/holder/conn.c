@@ -227,6 +227,8 @@ void conn_close(struct holder *h, struct conn *c)
 	c->out_tail = NULL;
 	free(c->cgroup);
 	c->cgroup = NULL;
+	free(c->groups);
+	c->groups = NULL;
 	if (c->prev)
 		c->prev->next = c->next;
 	else

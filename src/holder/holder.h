@@ -105,6 +105,7 @@ struct rules {
 	struct rule *v;
 	size_t n;
 	int need_cgroup;
+	int need_groups;     /* a gid rule: supplementary groups count */
 };
 /* 0, or -1 with "line N: why" in err. */
 int rules_parse(const char *buf, size_t len, struct rules *out, char *err,
@@ -173,6 +174,9 @@ struct conn {
 	int64_t deadline;
 	struct fdshare_peer peer;
 	char *cgroup;        /* read at connect if a rule needs it; "" unknown */
+	gid_t *groups;       /* supplementary, read when a gid rule first asks */
+	size_t ngroups;
+	int groups_read;
 	struct reader rd;
 	struct outframe *out, *out_tail;
 	int watched;         /* in the epoll set (conn_watch) */
@@ -232,6 +236,7 @@ struct holder {
 	int64_t retry_at;   /* a reply, read or watch waits for kernel memory */
 	unsigned accept_batch; /* accept4 calls per wake-up */
 	unsigned long rounds;  /* of the event loop */
+	int groups_unread;     /* SO_PEERGROUPS failed once: said in the log */
 	unsigned long accept_full; /* the round that accepted a full batch */
 	uid_t self_uid;
 	struct uid_conns *uids; /* connections per uid (uids.c) */

@@ -209,6 +209,7 @@ int rules_parse(const char *buf, size_t len, struct rules *out, char *err,
 		}
 		out->v[out->n++] = r;
 		out->need_cgroup |= r.subject == RS_CGROUP;
+		out->need_groups |= r.subject == RS_GID;
 	}
 	return 0;
 }
