@@ -13,7 +13,8 @@
  *   msg-batch-seqpacket1   msg-seqpacket1 sent by fdshare_msg_sendv and
  *                       received by fdshare_reader_recvv, 64 per call
  * The child checks each frame and releases it with fdshare_msg_free,
- * which closes every fd with its own close().
+ * which closes every fd with its own close(); the batched row releases
+ * each batch with fdshare_msg_freev (close_range(2) on consecutive fds).
  * Prints: fdshare WORKLOAD fds_per_sec msgs_per_sec
  */
 #include <stdlib.h>
@@ -38,11 +39,10 @@ struct plan {
 	unsigned long long n;
 };
 
-static void check(const struct plan *p, struct fdshare_msg *m)
+static void check(const struct plan *p, const struct fdshare_msg *m)
 {
 	if (m->type != MSG_TYPE || m->len != p->len || m->nfds != p->nfds)
 		die_proto("unexpected frame");
-	fdshare_msg_free(m);
 }
 
 static void receive(int sock, const void *arg)
@@ -67,6 +67,11 @@ static void receive(int sock, const void *arg)
 			die("fdshare_msg_recv");
 		for (int j = 0; j < k; j++)
 			check(p, &m[j]);
+		if (p->api == BATCHED)
+			fdshare_msg_freev(m, (size_t)k);
+		else
+			for (int j = 0; j < k; j++)
+				fdshare_msg_free(&m[j]);
 		i += (unsigned long long)k;
 	}
 	fdshare_reader_free(r);

@@ -61,7 +61,7 @@ WHAT = {
     "fdshare msg-seqpacket1": "the same over SOCK_SEQPACKET",
     "fdshare msg-reader-stream1": "fdshare_msg_send, buffered fdshare_reader_recv, 16 bytes + 1 fd, SOCK_STREAM",
     "fdshare msg-reader-seqpacket1": "the same over SOCK_SEQPACKET",
-    "fdshare msg-batch-seqpacket1": "fdshare_msg_sendv/fdshare_reader_recvv, 64 messages of 16 bytes + 1 fd a call",
+    "fdshare msg-batch-seqpacket1": "fdshare_msg_sendv/fdshare_reader_recvv/fdshare_msg_freev, 64 messages of 16 bytes + 1 fd a call",
     "fdshare msg10000-stream": "fdshare_msg, 10,000 fds per frame (40 chunks), SOCK_STREAM",
     "fdshare msg10000-seqpacket": "the same over SOCK_SEQPACKET",
     "fdshare msg10000-unpriv-stream": "msg10000-stream from uid 1001, soft RLIMIT_NOFILE 1024, to root",

@@ -53,7 +53,9 @@ ssize_t fdshare_recv(int sock, void *buf, size_t len,
  * truncated the descriptors (RLIMIT_NOFILE).  After an error the stream is
  * out of step: close it.  Every fd delivered has O_CLOEXEC.
  * fdshare_msg_free closes every fd still >= 0 in msg->fds: take an fd by
- * copying it and setting its slot to -1.
+ * copying it and setting its slot to -1.  fdshare_msg_freev frees
+ * msgs[0..n-1] so, closing their fds with as few system calls as it can
+ * (one close_range(2) for each run of consecutive numbers).
  */
 #define FDSHARE_MSG_MAX_LEN (16u * 1024 * 1024) /* payload bytes, inclusive */
 #define FDSHARE_MSG_MAX_FDS 65536u              /* fds per message, inclusive */
@@ -70,6 +72,7 @@ int  fdshare_msg_send(int sock, uint32_t type, const void *data, size_t len,
                       const int *fds, size_t nfds);
 int  fdshare_msg_recv(int sock, struct fdshare_msg *msg);
 void fdshare_msg_free(struct fdshare_msg *msg);
+void fdshare_msg_freev(struct fdshare_msg *msgs, size_t n);
 
 /*
  * The buffered reader: fdshare_msg_recv for one connection, cheaper.

@@ -1,4 +1,5 @@
 /* Framed messages: round trips, limits, and malformed frames from a raw peer. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -166,6 +167,91 @@ TEST(free_closes_remaining_fds_and_skips_taken_ones)
 	close(taken);
 	fdshare_msg_free(&m); /* a freed message is empty: freeing again is safe */
 	fdshare_msg_free(NULL);
+	close2(sv);
+}
+
+/* A message owning copies of fds[0..n) and a byte of data, as received. */
+static void owned(struct fdshare_msg *m, const int *fds, size_t n)
+{
+	*m = (struct fdshare_msg){ .type = 1, .data = malloc(1), .len = 1,
+	                           .fds = malloc((n ? n : 1) * sizeof(int)), .nfds = n };
+	CHECK(m->data != NULL && m->fds != NULL);
+	for (size_t i = 0; i < n; i++)
+		m->fds[i] = fds[i];
+}
+
+static int is_open(int fd)
+{
+	return fcntl(fd, F_GETFD) >= 0;
+}
+
+/* Exactly the fds listed are closed: runs, gaps, taken slots, any order. */
+TEST(freev_closes_exactly_the_fds_of_the_messages)
+{
+	int v[8], null, before = t_count_fds();
+	struct fdshare_msg m[4];
+
+	/* Eight consecutive numbers, above any the harness has open. */
+	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	CHECK(null >= 0);
+	for (int i = 0; i < 8; i++)
+		CHECK_EQ(v[i] = fcntl(null, F_DUPFD_CLOEXEC, 500 + i), 500 + i);
+	close(null);
+	/* v[3] and v[6] belong to no message: the runs around them stay apart. */
+	owned(&m[0], (int[]){ v[5], v[0] }, 2);
+	owned(&m[1], (int[]){ v[2], -1, v[1] }, 3);
+	owned(&m[2], NULL, 0);
+	owned(&m[3], (int[]){ v[7], v[4] }, 2);
+	m[3].fds[1] = -1; /* taken by the caller */
+	errno = EXDEV;
+	fdshare_msg_freev(m, 4);
+	CHECK_EQ(errno, EXDEV);
+	for (int i = 0; i < 8; i++)
+		CHECK_EQ(is_open(v[i]), (i == 3 || i == 4 || i == 6));
+	for (int i = 0; i < 4; i++)
+		CHECK(m[i].data == NULL && m[i].fds == NULL && m[i].len == 0 && m[i].nfds == 0);
+	close(v[3]);
+	close(v[4]);
+	close(v[6]);
+	CHECK_EQ(t_count_fds(), before);
+	fdshare_msg_freev(m, 4); /* freed messages are empty: freeing again is safe */
+	fdshare_msg_freev(NULL, 3);
+	fdshare_msg_freev(m, 0);
+}
+
+/* Batches of received frames, more fds than one pass sorts (256), in reverse. */
+TEST(freev_many_received_fds)
+{
+	enum { N = 3, PER = 200 };
+	int sv[2], fds[PER], before;
+	struct fdshare_msg m[N];
+	struct fdshare_reader *r;
+
+	pair(SOCK_SEQPACKET, sv);
+	for (int i = 0; i < PER; i++)
+		fds[i] = sv[0];
+	before = t_count_fds();
+	r = fdshare_reader_new(sv[1]);
+	CHECK(r != NULL);
+	for (int i = 0; i < N; i++)
+		CHECK_EQ(fdshare_msg_send(sv[0], (uint32_t)i, "ab", 2, fds, PER), 0);
+	for (int got = 0; got < N;) {
+		int k = fdshare_reader_recvv(r, m + got, (size_t)(N - got));
+
+		CHECK(k >= 1);
+		got += k;
+	}
+	CHECK_EQ(t_count_fds(), before + N * PER);
+	/* Reverse one message's fds: the sort, not the arrival, makes the runs. */
+	for (int i = 0; i < PER / 2; i++) {
+		int t = m[1].fds[i];
+
+		m[1].fds[i] = m[1].fds[PER - 1 - i];
+		m[1].fds[PER - 1 - i] = t;
+	}
+	fdshare_msg_freev(m, N);
+	CHECK_EQ(t_count_fds(), before);
+	fdshare_reader_free(r);
 	close2(sv);
 }
 

@@ -7,12 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <sys/socket.h>
 
 #include "internal.h"
 #include "rx.h"
 
 #define TOOMANYREFS_WAIT_US 10000000L /* in-flight fd cap: wait for the reader */
+#define FREEV_CHUNK 256               /* fds sorted and closed at a time */
 
 void frame_put_header(unsigned char *h, uint32_t type, uint32_t len, uint32_t nfds)
 {
@@ -160,4 +162,62 @@ API void fdshare_msg_free(struct fdshare_msg *msg)
 	free(msg->fds);
 	free(msg->data);
 	memset(msg, 0, sizeof *msg);
+}
+
+/* Insertion sort: received fds come mostly in ascending order already. */
+static void sort_fds(int *v, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		int x = v[i];
+		size_t j = i;
+
+		for (; j > 0 && v[j - 1] > x; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
+}
+
+/*
+ * Close v[0..n), sorted: each run of consecutive numbers by one
+ * close_range(2), which closes exactly those, a number there twice once.
+ * Without close_range (before Linux 5.9), one by one.
+ */
+static void close_sorted(const int *v, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t j = i + 1;
+
+		while (j < n && v[j] - v[j - 1] <= 1)
+			j++;
+		if (v[j - 1] == v[i] || close_range((unsigned)v[i], (unsigned)v[j - 1], 0) < 0)
+			for (size_t k = i; k < j; k++)
+				if (k == i || v[k] != v[k - 1])
+					close(v[k]);
+		i = j;
+	}
+}
+
+API void fdshare_msg_freev(struct fdshare_msg *msgs, size_t n)
+{
+	int v[FREEV_CHUNK], saved = errno;
+	size_t nv = 0;
+
+	for (size_t i = 0; msgs && i < n; i++) {
+		for (size_t k = 0; msgs[i].fds && k < msgs[i].nfds; k++) {
+			if (msgs[i].fds[k] < 0)
+				continue;
+			if (nv == FREEV_CHUNK) {
+				sort_fds(v, nv);
+				close_sorted(v, nv);
+				nv = 0;
+			}
+			v[nv++] = msgs[i].fds[k];
+		}
+		free(msgs[i].fds);
+		free(msgs[i].data);
+		memset(&msgs[i], 0, sizeof msgs[i]);
+	}
+	sort_fds(v, nv);
+	close_sorted(v, nv);
+	errno = saved;
 }
