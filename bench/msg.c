@@ -12,9 +12,9 @@
  *   msg-reader-seqpacket1  the same over SOCK_SEQPACKET
  *   msg-batch-seqpacket1   msg-seqpacket1 sent by fdshare_msg_sendv and
  *                       received by fdshare_reader_recvv, 64 per call
- * The child checks each frame and releases it with fdshare_msg_free,
- * which closes every fd with its own close(); the batched row releases
- * each batch with fdshare_msg_freev (close_range(2) on consecutive fds).
+ * The child checks each frame and releases it with fdshare_msg_free, the
+ * batched row each batch with fdshare_msg_freev: both close a run of
+ * consecutive fds with one close_range(2), a lone fd with close().
  * Prints: fdshare WORKLOAD fds_per_sec msgs_per_sec
  */
 #include <stdlib.h>

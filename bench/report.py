@@ -450,6 +450,12 @@ def main():
     w("For a Python row, \"raw C\" is raw-c's own ratio to the same Python row: what a"
       " library that adds nothing to the kernel primitive would reach.")
     w("")
+    w("The receivers free what they get as each side's API does: the anchors close each fd"
+      " with its own close(); fdshare_msg_free and fdshare_msg_freev close each run of"
+      " consecutive fds with one close_range(2), a lone fd with close().  The `msg10000-*`"
+      " and `msg-batch-*` rows gain from that; the `stream1`, `seqpacket1`, `batch253` and"
+      " `pingpong1` rows (fdshare_recv, then close() as the anchors) do not.")
+    w("")
     cpu = load_cpu(prof)
     w("\"Best\" is the ratio of the two rows' fastest runs.  \"CPU\" is the ratio of their"
       " CPU time per op (see below: the least disturbed of several runs, both processes"

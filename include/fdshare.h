@@ -54,8 +54,8 @@ ssize_t fdshare_recv(int sock, void *buf, size_t len,
  * out of step: close it.  Every fd delivered has O_CLOEXEC.
  * fdshare_msg_free closes every fd still >= 0 in msg->fds: take an fd by
  * copying it and setting its slot to -1.  fdshare_msg_freev frees
- * msgs[0..n-1] so, closing their fds with as few system calls as it can
- * (one close_range(2) for each run of consecutive numbers).
+ * msgs[0..n-1] so.  Both close with as few system calls as they can: one
+ * close_range(2) for each run of consecutive numbers.
  */
 #define FDSHARE_MSG_MAX_LEN (16u * 1024 * 1024) /* payload bytes, inclusive */
 #define FDSHARE_MSG_MAX_FDS 65536u              /* fds per message, inclusive */

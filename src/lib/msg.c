@@ -153,17 +153,6 @@ API int fdshare_msg_recv(int sock, struct fdshare_msg *msg)
 	return rx_frame(sock, type == SOCK_SEQPACKET, msg);
 }
 
-API void fdshare_msg_free(struct fdshare_msg *msg)
-{
-	if (msg == NULL)
-		return;
-	if (msg->fds)
-		close_fds(msg->fds, msg->nfds);
-	free(msg->fds);
-	free(msg->data);
-	memset(msg, 0, sizeof *msg);
-}
-
 /* Insertion sort: received fds come mostly in ascending order already. */
 static void sort_fds(int *v, size_t n)
 {
@@ -220,4 +209,9 @@ API void fdshare_msg_freev(struct fdshare_msg *msgs, size_t n)
 	sort_fds(v, nv);
 	close_sorted(v, nv);
 	errno = saved;
+}
+
+API void fdshare_msg_free(struct fdshare_msg *msg)
+{
+	fdshare_msg_freev(msg, 1);
 }
