@@ -1,7 +1,8 @@
 /*
  * Shared by the holder's tests: run the real daemon ($BUILD/fdshare
  * holder) in a temporary directory, wait for --ready-fd, stop it with
- * SIGTERM; count its open fds; act as another uid in a child.
+ * SIGTERM; count its open fds; act as another uid in a child; talk to it
+ * on a bare socket, for what the client library would never send.
  */
 #ifndef TEST_HOLDER_H
 #define TEST_HOLDER_H
@@ -22,6 +23,7 @@
 
 #include "fdshare.h"
 #include "t.h"
+#include "../src/lib/internal.h"
 
 struct th {
 	pid_t pid;
@@ -245,6 +247,53 @@ static inline struct fdshare_holder *th_connect(const struct th *h)
 
 	CHECK(c != NULL);
 	return c;
+}
+
+/*
+ * A bare connection to path, for what the library would never send: the
+ * socket, or -1 with errno (no CHECK: forked children use it too).
+ */
+static inline int th_raw_connect(const char *path)
+{
+	struct sockaddr_un sun;
+	int s;
+
+	if (sockaddr_unix(path, &sun) < 0)
+		return -1;
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s >= 0 && connect(s, (struct sockaddr *)&sun, sizeof sun) < 0) {
+		close_keep_errno(s);
+		return -1;
+	}
+	return s;
+}
+
+static inline long long th_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Wait (10 s at most) until the holder hangs up on s, reading nothing (the
+ * replies stay unread); the ms it took, or -1.
+ */
+static inline long long th_wait_dropped(int s)
+{
+	long long t0 = th_now_ms();
+
+	while (th_now_ms() - t0 < 10000) {
+		struct pollfd pf = { .fd = s, .events = POLLIN };
+
+		if (poll(&pf, 1, 0) < 0)
+			return -1;
+		if (pf.revents & POLLHUP)
+			return th_now_ms() - t0;
+		th_sleep_ms(10);
+	}
+	return -1;
 }
 
 /* The holder's log (its first 64 KiB) says what. */

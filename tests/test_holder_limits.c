@@ -3,9 +3,6 @@
  * refusal is an error reply, the connection stays usable where it can,
  * and the holder's own fd count comes back to where it was.
  */
-#include <sys/socket.h>
-#include <sys/un.h>
-
 #include "test_holder.h"
 
 /* The holder's fd count once it has surely accepted c. */
@@ -32,17 +29,6 @@ static int gone(struct fdshare_holder *c, const char *name)
 		th_sleep_ms(10);
 	}
 	return 0;
-}
-
-static int raw_connect(const char *path)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	CHECK(s >= 0);
-	strcpy(sun.sun_path, path);
-	CHECK(connect(s, (struct sockaddr *)&sun, sizeof sun) == 0);
-	return s;
 }
 
 TEST(ttl_expiry_and_time_left)
@@ -301,9 +287,10 @@ TEST(max_request)
 	{
 		size_t big = 2 * 1024 * 1024;
 		char *junk = calloc(1, big);
-		int s = raw_connect(h.sock);
+		int s = th_raw_connect(h.sock);
 		struct fdshare_msg m;
 
+		CHECK(s >= 0);
 		CHECK(junk != NULL);
 		CHECK(fdshare_msg_send(s, 1, junk, big, p, 2) == 0);
 		free(junk);
@@ -322,32 +309,16 @@ TEST(max_request)
 	CHECK_EQ(th_stop(&h), 0);
 }
 
-/* A header announcing a STORE of len bytes and nfds fds, with the fds. */
+/* The first hdr_bytes of a header announcing a STORE of len bytes and
+ * nfds fds (none or 2), with the fds. */
 static void half_request(int s, int fd, uint32_t len, uint32_t nfds, size_t hdr_bytes)
 {
 	unsigned char h[20] = { 'F', 'D', 'S', 'H', 1, 0, 0, 0, 1, 0, 0, 0 };
-	struct iovec iov = { .iov_base = h, .iov_len = hdr_bytes };
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * 2)];
-	} ctl;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	int fds[2] = { fd, fd };
 
-	memcpy(h + 12, &len, 4);
-	memcpy(h + 16, &nfds, 4);
-	if (nfds) {
-		struct cmsghdr *cm;
-
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * 2);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * 2);
-		memcpy(CMSG_DATA(cm), fds, sizeof fds);
-	}
-	CHECK_EQ(sendmsg(s, &mh, MSG_NOSIGNAL), (ssize_t)hdr_bytes);
+	put_le32(h + 12, len);
+	put_le32(h + 16, nfds);
+	CHECK_EQ(fdshare_send(s, h, hdr_bytes, fds, nfds ? 2 : 0, 0), (ssize_t)hdr_bytes);
 }
 
 TEST(timeout_drops_half_request_only)
@@ -363,7 +334,8 @@ TEST(timeout_drops_half_request_only)
 	c = th_connect(&h);
 	before = settled_count(c, h.pid);
 	CHECK(pipe2(p, O_CLOEXEC) == 0);
-	s = raw_connect(h.sock);
+	s = th_raw_connect(h.sock);
+	CHECK(s >= 0);
 	half_request(s, p[0], 100, 2, 20); /* the header, 2 fds, no payload */
 	/* Others are served meanwhile, at once. */
 	for (int i = 0; i < 20; i++)
@@ -378,7 +350,8 @@ TEST(timeout_drops_half_request_only)
 	close(s);
 	CHECK_EQ(th_fds_settle(h.pid, before), before);
 	/* A header cut in the middle counts as a half request too. */
-	s = raw_connect(h.sock);
+	s = th_raw_connect(h.sock);
+	CHECK(s >= 0);
 	half_request(s, p[0], 0, 0, 7);
 	{
 		struct pollfd pf = { .fd = s, .events = POLLIN };
@@ -415,8 +388,9 @@ TEST(killed_client_leaks_nothing)
 		pid = fork();
 		CHECK(pid >= 0);
 		if (pid == 0) {
-			int s = raw_connect(h.sock);
+			int s = th_raw_connect(h.sock);
 
+			CHECK(s >= 0);
 			/* Mid-request: the header and fds, a payload never sent. */
 			half_request(s, p[1], 1000, 2, 20);
 			if (write(ready[1], "x", 1) != 1)
@@ -450,14 +424,16 @@ TEST(garbage_is_refused_and_dropped)
 	th_start(&h, NULL);
 	c = th_connect(&h);
 	before = settled_count(c, h.pid);
-	s = raw_connect(h.sock);
+	s = th_raw_connect(h.sock);
+	CHECK(s >= 0);
 	memset(b, 'x', sizeof b);
 	CHECK_EQ(write(s, b, sizeof b), (ssize_t)sizeof b);
 	errno = 0;
 	CHECK(read(s, b, sizeof b) == 0 || errno == ECONNRESET); /* bad magic: hung up */
 	close(s);
 	/* An unknown request type gets an error reply. */
-	s = raw_connect(h.sock);
+	s = th_raw_connect(h.sock);
+	CHECK(s >= 0);
 	{
 		struct fdshare_msg m;
 
@@ -486,7 +462,8 @@ TEST(timeout_drops_client_not_reading)
 	th_start(&h, args);
 	c = th_connect(&h);
 	before = settled_count(c, h.pid);
-	s = raw_connect(h.sock);
+	s = th_raw_connect(h.sock);
+	CHECK(s >= 0);
 	/*
 	 * Requests, never a reply read, until the holder stops taking them
 	 * (its replies to us fill up): 200 ms without room to send.

@@ -9,8 +9,6 @@
  */
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 
 #include "test_holder.h"
 
@@ -29,8 +27,8 @@ struct frame {
 
 static void put32(struct frame *f, uint32_t v)
 {
-	for (int i = 0; i < 4; i++)
-		f->b[f->n++] = (unsigned char)(v >> (8 * i));
+	put_le32(f->b + f->n, v);
+	f->n += 4;
 }
 
 static void put_name(struct frame *f, const char *s)
@@ -45,7 +43,6 @@ static void frame_start(struct frame *f, uint32_t type, uint32_t nfds)
 {
 	static const unsigned char magic[8] = { 'F', 'D', 'S', 'H', 1, 0, 0, 0 };
 
-	f->n = 0;
 	memcpy(f->b, magic, 8);
 	f->n = 8;
 	put32(f, type);
@@ -55,10 +52,7 @@ static void frame_start(struct frame *f, uint32_t type, uint32_t nfds)
 
 static void frame_end(struct frame *f)
 {
-	uint32_t len = (uint32_t)(f->n - 20);
-
-	for (int i = 0; i < 4; i++)
-		f->b[12 + i] = (unsigned char)(len >> (8 * i));
+	put_le32(f->b + 12, (uint32_t)(f->n - 20));
 }
 
 /* STORE of one item, name, with nfds fds (at most 253: no carriers). */
@@ -94,19 +88,8 @@ static void send_piece(int s, const void *p, size_t len, const int *fds, size_t 
 	CHECK_EQ(fdshare_send(s, p, len, fds, n, 0), (ssize_t)len);
 }
 
-static int raw_connect(const struct th *h)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	CHECK(s >= 0);
-	strcpy(sun.sun_path, h->sock);
-	CHECK(connect(s, (struct sockaddr *)&sun, sizeof sun) == 0);
-	return s;
-}
-
-/* The next reply on s: its code; its fds closed unless wanted in *fd. */
-static long reply(int s, uint32_t type, int *fd)
+/* The next reply on s, to a request of type: its code (its fds closed). */
+static long reply(int s, uint32_t type)
 {
 	struct pollfd pf = { .fd = s, .events = POLLIN };
 	struct fdshare_msg m;
@@ -117,10 +100,6 @@ static long reply(int s, uint32_t type, int *fd)
 	CHECK_EQ(m.type, type | 0x80000000u);
 	CHECK(m.len >= 8);
 	code = ((unsigned char *)m.data)[0];
-	if (fd && m.nfds == 1) {
-		*fd = m.fds[0];
-		m.nfds = 0;
-	}
 	fdshare_msg_free(&m);
 	return code;
 }
@@ -194,19 +173,38 @@ static int holder_base(struct th *h)
 	return n - 1;
 }
 
+/* A holder, its fds with no client, and a pipe whose ends are passed. */
+struct rig {
+	struct th h;
+	int base;
+	int p[2];
+};
+
+static void rig_start(struct rig *r, const char *const *args)
+{
+	th_start(&r->h, args);
+	r->base = holder_base(&r->h);
+	CHECK(pipe2(r->p, O_CLOEXEC) == 0);
+}
+
+static void rig_stop(struct rig *r)
+{
+	close(r->p[0]);
+	close(r->p[1]);
+	CHECK_EQ(th_stop(&r->h), 0);
+}
+
 TEST(pipelined_frames_in_one_read)
 {
 	struct frame a, b;
 	unsigned char all[256];
 	size_t n = 0;
-	int p[2], s, base;
-	struct th h;
+	struct rig r;
+	int s;
 
-	th_start(&h, NULL);
-	base = holder_base(&h);
-	CHECK(pipe2(p, O_CLOEXEC) == 0);
-	s = raw_connect(&h);
-	hold(&h, 1);
+	rig_start(&r, NULL);
+	CHECK((s = th_raw_connect(r.h.sock)) >= 0);
+	hold(&r.h, 1);
 	ping_frame(&a);
 	memcpy(all + n, a.b, a.n);
 	n += a.n;
@@ -218,18 +216,16 @@ TEST(pipelined_frames_in_one_read)
 	n += a.n;
 	send_piece(s, all, n, NULL, 0);        /* three frames, one sendmsg */
 	store_frame(&b, "piped", 1);
-	send_piece(s, b.b, b.n, &p[0], 1);     /* then one with an fd */
-	hold(&h, 0);
-	CHECK_EQ(reply(s, T_PING, NULL), E_OK);
-	CHECK_EQ(reply(s, T_FETCH, NULL), E_ENOENT);
-	CHECK_EQ(reply(s, T_PING, NULL), E_OK);
-	CHECK_EQ(reply(s, T_STORE, NULL), E_OK);
+	send_piece(s, b.b, b.n, &r.p[0], 1);   /* then one with an fd */
+	hold(&r.h, 0);
+	CHECK_EQ(reply(s, T_PING), E_OK);
+	CHECK_EQ(reply(s, T_FETCH), E_ENOENT);
+	CHECK_EQ(reply(s, T_PING), E_OK);
+	CHECK_EQ(reply(s, T_STORE), E_OK);
 	close(s);
-	fetch_is(&h, "piped", p[0]);
-	CHECK_EQ(th_fds_settle(h.pid, base), base);
-	close(p[0]);
-	close(p[1]);
-	CHECK_EQ(th_stop(&h), 0);
+	fetch_is(&r.h, "piped", r.p[0]);
+	CHECK_EQ(th_fds_settle(r.h.pid, r.base), r.base);
+	rig_stop(&r);
 }
 
 /* Byte by byte, the fd on byte at (0: with the header's first byte;
@@ -243,12 +239,12 @@ static void store_by_bytes(struct th *h, size_t at)
 	store_frame(&f, "bytes", 1);
 	if (at >= f.n)
 		at = f.n - 1;
-	s = raw_connect(h);
+	CHECK((s = th_raw_connect(h->sock)) >= 0);
 	for (size_t i = 0; i < f.n; i++) {
 		send_piece(s, f.b + i, 1, &p[1], i == at);
 		consumed(s);
 	}
-	CHECK_EQ(reply(s, T_STORE, NULL), E_OK);
+	CHECK_EQ(reply(s, T_STORE), E_OK);
 	close(s);
 	fetch_is(h, "bytes", p[1]);
 	CHECK_EQ(th_fds_settle(h->pid, base), base);
@@ -273,31 +269,27 @@ TEST(frame_cut_byte_by_byte)
 TEST(fds_with_a_later_piece)
 {
 	struct frame f;
-	int p[2], s, base;
-	struct th h;
+	struct rig r;
+	int s;
 
-	th_start(&h, NULL);
-	base = holder_base(&h);
-	CHECK(pipe2(p, O_CLOEXEC) == 0);
+	rig_start(&r, NULL);
 	store_frame(&f, "later", 1);
 	for (int stopped = 0; stopped < 2; stopped++) {
-		s = raw_connect(&h);
+		CHECK((s = th_raw_connect(r.h.sock)) >= 0);
 		if (stopped)
-			hold(&h, 1);
+			hold(&r.h, 1);
 		send_piece(s, f.b, 30, NULL, 0);
 		if (!stopped)
 			consumed(s);
-		send_piece(s, f.b + 30, f.n - 30, &p[stopped], 1);
+		send_piece(s, f.b + 30, f.n - 30, &r.p[stopped], 1);
 		if (stopped)
-			hold(&h, 0);
-		CHECK_EQ(reply(s, T_STORE, NULL), E_OK);
+			hold(&r.h, 0);
+		CHECK_EQ(reply(s, T_STORE), E_OK);
 		close(s);
-		fetch_is(&h, "later", p[stopped]);
+		fetch_is(&r.h, "later", r.p[stopped]);
 	}
-	CHECK_EQ(th_fds_settle(h.pid, base), base);
-	close(p[0]);
-	close(p[1]);
-	CHECK_EQ(th_stop(&h), 0);
+	CHECK_EQ(th_fds_settle(r.h.pid, r.base), r.base);
+	rig_stop(&r);
 }
 
 /* Two STOREs with fds, then a PING and a third STORE, sent while the
@@ -305,34 +297,32 @@ TEST(fds_with_a_later_piece)
 TEST(fd_frames_back_to_back)
 {
 	struct frame f;
-	int p[2], q[2], s, base;
-	struct th h;
+	struct rig r;
+	int q[2], s;
 
-	th_start(&h, NULL);
-	base = holder_base(&h);
-	CHECK(pipe2(p, O_CLOEXEC) == 0);
+	rig_start(&r, NULL);
 	CHECK(pipe2(q, O_CLOEXEC) == 0);
-	s = raw_connect(&h);
-	hold(&h, 1);
+	CHECK((s = th_raw_connect(r.h.sock)) >= 0);
+	hold(&r.h, 1);
 	store_frame(&f, "one", 1);
-	send_piece(s, f.b, f.n, &p[0], 1);
+	send_piece(s, f.b, f.n, &r.p[0], 1);
 	store_frame(&f, "two", 1);
-	send_piece(s, f.b, f.n, &p[1], 1);
+	send_piece(s, f.b, f.n, &r.p[1], 1);
 	ping_frame(&f);
 	send_piece(s, f.b, f.n, NULL, 0);
 	store_frame(&f, "three", 2);
 	send_piece(s, f.b, f.n, q, 2);
-	hold(&h, 0);
-	CHECK_EQ(reply(s, T_STORE, NULL), E_OK);
-	CHECK_EQ(reply(s, T_STORE, NULL), E_OK);
-	CHECK_EQ(reply(s, T_PING, NULL), E_OK);
-	CHECK_EQ(reply(s, T_STORE, NULL), E_OK);
+	hold(&r.h, 0);
+	CHECK_EQ(reply(s, T_STORE), E_OK);
+	CHECK_EQ(reply(s, T_STORE), E_OK);
+	CHECK_EQ(reply(s, T_PING), E_OK);
+	CHECK_EQ(reply(s, T_STORE), E_OK);
 	close(s);
-	CHECK_EQ(th_fds_settle(h.pid, base + 4), base + 4);
-	fetch_is(&h, "one", p[0]);
-	fetch_is(&h, "two", p[1]);
+	CHECK_EQ(th_fds_settle(r.h.pid, r.base + 4), r.base + 4);
+	fetch_is(&r.h, "one", r.p[0]);
+	fetch_is(&r.h, "two", r.p[1]);
 	{
-		struct fdshare_holder *c = th_connect(&h);
+		struct fdshare_holder *c = th_connect(&r.h);
 		int *fds;
 		size_t n;
 
@@ -345,12 +335,10 @@ TEST(fd_frames_back_to_back)
 		free(fds);
 		fdshare_holder_close(c);
 	}
-	CHECK_EQ(th_fds_settle(h.pid, base), base);
-	close(p[0]);
-	close(p[1]);
+	CHECK_EQ(th_fds_settle(r.h.pid, r.base), r.base);
 	close(q[0]);
 	close(q[1]);
-	CHECK_EQ(th_stop(&h), 0);
+	rig_stop(&r);
 }
 
 /* Over --max-request (with fds, then without), each followed in the same
@@ -359,21 +347,17 @@ TEST(oversize_then_valid_in_one_read)
 {
 	const char *args[] = { "--max-request", "200", NULL };
 	struct frame f, g;
-	int p[2], s, base, fds[2];
-	struct th h;
+	struct rig r;
+	int s;
 
-	th_start(&h, args);
-	base = holder_base(&h);
-	CHECK(pipe2(p, O_CLOEXEC) == 0);
-	fds[0] = p[0];
-	fds[1] = p[1];
-	s = raw_connect(&h);
-	hold(&h, 1);
+	rig_start(&r, args);
+	CHECK((s = th_raw_connect(r.h.sock)) >= 0);
+	hold(&r.h, 1);
 	frame_start(&f, T_STORE, 2);
 	memset(f.b + 20, 'x', 300);
 	f.n += 300;
 	frame_end(&f);
-	send_piece(s, f.b, f.n, fds, 2);
+	send_piece(s, f.b, f.n, r.p, 2);
 	ping_frame(&g);
 	send_piece(s, g.b, g.n, NULL, 0);
 	frame_start(&f, T_FETCH, 0);
@@ -384,20 +368,18 @@ TEST(oversize_then_valid_in_one_read)
 	f.n += g.n;
 	send_piece(s, f.b, f.n, NULL, 0);
 	store_frame(&f, "valid", 1);
-	send_piece(s, f.b, f.n, &p[0], 1);
-	hold(&h, 0);
-	CHECK_EQ(reply(s, T_STORE, NULL), E_EMSGSIZE);
-	CHECK_EQ(reply(s, T_PING, NULL), E_OK);
-	CHECK_EQ(reply(s, T_FETCH, NULL), E_EMSGSIZE);
-	CHECK_EQ(reply(s, T_PING, NULL), E_OK);
-	CHECK_EQ(reply(s, T_STORE, NULL), E_OK);
+	send_piece(s, f.b, f.n, &r.p[0], 1);
+	hold(&r.h, 0);
+	CHECK_EQ(reply(s, T_STORE), E_EMSGSIZE);
+	CHECK_EQ(reply(s, T_PING), E_OK);
+	CHECK_EQ(reply(s, T_FETCH), E_EMSGSIZE);
+	CHECK_EQ(reply(s, T_PING), E_OK);
+	CHECK_EQ(reply(s, T_STORE), E_OK);
 	close(s);
-	CHECK_EQ(th_fds_settle(h.pid, base + 1), base + 1);
-	fetch_is(&h, "valid", p[0]);
-	CHECK_EQ(th_fds_settle(h.pid, base), base);
-	close(p[0]);
-	close(p[1]);
-	CHECK_EQ(th_stop(&h), 0);
+	CHECK_EQ(th_fds_settle(r.h.pid, r.base + 1), r.base + 1);
+	fetch_is(&r.h, "valid", r.p[0]);
+	CHECK_EQ(th_fds_settle(r.h.pid, r.base), r.base);
+	rig_stop(&r);
 }
 
 /* More frames in one read than a connection's turn (16): all answered,
@@ -415,12 +397,12 @@ TEST(many_frames_in_one_read)
 	ping_frame(&f);
 	for (int i = 0; i < N; i++)
 		memcpy(all + 20 * i, f.b, 20);
-	s = raw_connect(&h);
+	CHECK((s = th_raw_connect(h.sock)) >= 0);
 	hold(&h, 1);
 	send_piece(s, all, sizeof all, NULL, 0);
 	hold(&h, 0);
 	for (int i = 0; i < N; i++)
-		CHECK_EQ(reply(s, T_PING, NULL), E_OK);
+		CHECK_EQ(reply(s, T_PING), E_OK);
 	close(s);
 	CHECK_EQ(th_fds_settle(h.pid, base), base);
 	CHECK_EQ(th_stop(&h), 0);
@@ -431,20 +413,18 @@ TEST(many_frames_in_one_read)
 TEST(fds_on_a_frame_without)
 {
 	struct frame f, g;
-	int p[2], s, base;
-	struct th h;
+	struct rig r;
+	int s;
 	char c;
 
-	th_start(&h, NULL);
-	base = holder_base(&h);
-	CHECK(pipe2(p, O_CLOEXEC) == 0);
-	s = raw_connect(&h);
-	hold(&h, 1);
+	rig_start(&r, NULL);
+	CHECK((s = th_raw_connect(r.h.sock)) >= 0);
+	hold(&r.h, 1);
 	fetch_frame(&f, "x", 0);
-	send_piece(s, f.b, f.n, &p[0], 1);
+	send_piece(s, f.b, f.n, &r.p[0], 1);
 	ping_frame(&g);
 	send_piece(s, g.b, g.n, NULL, 0);
-	hold(&h, 0);
+	hold(&r.h, 0);
 	{
 		struct pollfd pf = { .fd = s, .events = POLLIN };
 
@@ -452,10 +432,8 @@ TEST(fds_on_a_frame_without)
 	}
 	CHECK(recv(s, &c, 1, 0) <= 0);
 	close(s);
-	CHECK_EQ(th_fds_settle(h.pid, base), base);
-	close(p[0]);
-	close(p[1]);
-	CHECK_EQ(th_stop(&h), 0);
+	CHECK_EQ(th_fds_settle(r.h.pid, r.base), r.base);
+	rig_stop(&r);
 }
 
 /* Payloads bigger than the holder's buffer, and a frame of 300 fds (two
@@ -465,14 +443,12 @@ TEST(big_frames_behind_small_ones)
 	enum { ITEMS = 300 };
 	static struct frame f;
 	struct frame g;
-	int p[2], s, base, fds[ITEMS];
-	struct th h;
+	struct rig r;
+	int s, fds[ITEMS];
 
-	th_start(&h, NULL);
-	base = holder_base(&h);
-	CHECK(pipe2(p, O_CLOEXEC) == 0);
+	rig_start(&r, NULL);
 	for (int i = 0; i < ITEMS; i++)
-		fds[i] = p[i & 1];
+		fds[i] = r.p[i & 1];
 	frame_start(&f, T_STORE, ITEMS);
 	put32(&f, ITEMS);
 	for (int i = 0; i < ITEMS; i++) {
@@ -487,27 +463,25 @@ TEST(big_frames_behind_small_ones)
 	}
 	frame_end(&f);
 	CHECK(f.n - 20 > 4096);
-	s = raw_connect(&h);
-	hold(&h, 1);
+	CHECK((s = th_raw_connect(r.h.sock)) >= 0);
+	hold(&r.h, 1);
 	ping_frame(&g);
 	send_piece(s, g.b, g.n, NULL, 0);
 	CHECK(fdshare_msg_send(s, T_STORE, f.b + 20, f.n - 20, fds, ITEMS) == 0);
 	send_piece(s, g.b, g.n, NULL, 0);
-	hold(&h, 0);
-	CHECK_EQ(reply(s, T_PING, NULL), E_OK);
-	CHECK_EQ(reply(s, T_STORE, NULL), E_OK);
-	CHECK_EQ(reply(s, T_PING, NULL), E_OK);
+	hold(&r.h, 0);
+	CHECK_EQ(reply(s, T_PING), E_OK);
+	CHECK_EQ(reply(s, T_STORE), E_OK);
+	CHECK_EQ(reply(s, T_PING), E_OK);
 	close(s);
-	CHECK_EQ(th_fds_settle(h.pid, base + ITEMS), base + ITEMS);
+	CHECK_EQ(th_fds_settle(r.h.pid, r.base + ITEMS), r.base + ITEMS);
 	{
 		char name[64];
 
 		snprintf(name, sizeof name, "big-%03d-%040d", 299, 0);
-		fetch_is(&h, name, p[1]);
+		fetch_is(&r.h, name, r.p[1]);
 	}
-	close(p[0]);
-	close(p[1]);
-	CHECK_EQ(th_stop(&h), 0);
+	rig_stop(&r);
 }
 
 /* --max-fds with a frame's fds read while the frame before it is handled:
@@ -516,36 +490,30 @@ TEST(max_fds_with_frames_in_flight)
 {
 	const char *args[] = { "--max-fds", "3", NULL };
 	struct frame f, g;
-	int p[2], s, base, two[2];
-	struct th h;
+	struct rig r;
+	int s;
 
-	th_start(&h, args);
-	base = holder_base(&h);
-	CHECK(pipe2(p, O_CLOEXEC) == 0);
-	two[0] = p[0];
-	two[1] = p[1];
-	s = raw_connect(&h);
-	hold(&h, 1);
+	rig_start(&r, args);
+	CHECK((s = th_raw_connect(r.h.sock)) >= 0);
+	hold(&r.h, 1);
 	store_frame(&f, "first", 2);
-	send_piece(s, f.b, f.n, two, 2);
+	send_piece(s, f.b, f.n, r.p, 2);
 	ping_frame(&g);
 	send_piece(s, g.b, g.n, NULL, 0);
 	store_frame(&f, "second", 2);
-	send_piece(s, f.b, f.n, two, 2);
+	send_piece(s, f.b, f.n, r.p, 2);
 	send_piece(s, g.b, g.n, NULL, 0);
 	store_frame(&f, "third", 1);
-	send_piece(s, f.b, f.n, two, 1);
-	hold(&h, 0);
-	CHECK_EQ(reply(s, T_STORE, NULL), E_OK);
-	CHECK_EQ(reply(s, T_PING, NULL), E_OK);
-	CHECK_EQ(reply(s, T_STORE, NULL), E_EMFILE);
-	CHECK_EQ(reply(s, T_PING, NULL), E_OK);
-	CHECK_EQ(reply(s, T_STORE, NULL), E_OK);
+	send_piece(s, f.b, f.n, r.p, 1);
+	hold(&r.h, 0);
+	CHECK_EQ(reply(s, T_STORE), E_OK);
+	CHECK_EQ(reply(s, T_PING), E_OK);
+	CHECK_EQ(reply(s, T_STORE), E_EMFILE);
+	CHECK_EQ(reply(s, T_PING), E_OK);
+	CHECK_EQ(reply(s, T_STORE), E_OK);
 	close(s);
-	CHECK_EQ(th_fds_settle(h.pid, base + 3), base + 3);
-	close(p[0]);
-	close(p[1]);
-	CHECK_EQ(th_stop(&h), 0);
+	CHECK_EQ(th_fds_settle(r.h.pid, r.base + 3), r.base + 3);
+	rig_stop(&r);
 }
 
 /* A sendmsg that runs from the end of a STORE into a PING, with the
@@ -554,34 +522,30 @@ TEST(max_fds_with_frames_in_flight)
 TEST(fd_glued_across_frames_goes_to_the_frame_wanting_it)
 {
 	struct frame f, g;
-	int p[2], s, base;
-	struct th h;
+	struct rig r;
+	int s;
 
-	th_start(&h, NULL);
-	base = holder_base(&h);
-	CHECK(pipe2(p, O_CLOEXEC) == 0);
+	rig_start(&r, NULL);
 	store_frame(&f, "glued", 1);
 	ping_frame(&g);
 	memcpy(f.b + f.n, g.b, g.n);
 	for (int stopped = 0; stopped < 2; stopped++) {
-		s = raw_connect(&h);
+		CHECK((s = th_raw_connect(r.h.sock)) >= 0);
 		if (stopped)
-			hold(&h, 1);
+			hold(&r.h, 1);
 		send_piece(s, f.b, 30, NULL, 0);
 		if (!stopped)
 			consumed(s);
-		send_piece(s, f.b + 30, f.n + g.n - 30, &p[stopped], 1);
+		send_piece(s, f.b + 30, f.n + g.n - 30, &r.p[stopped], 1);
 		if (stopped)
-			hold(&h, 0);
-		CHECK_EQ(reply(s, T_STORE, NULL), E_OK);
-		CHECK_EQ(reply(s, T_PING, NULL), E_OK);
+			hold(&r.h, 0);
+		CHECK_EQ(reply(s, T_STORE), E_OK);
+		CHECK_EQ(reply(s, T_PING), E_OK);
 		close(s);
-		fetch_is(&h, "glued", p[stopped]);
+		fetch_is(&r.h, "glued", r.p[stopped]);
 	}
-	CHECK_EQ(th_fds_settle(h.pid, base), base);
-	close(p[0]);
-	close(p[1]);
-	CHECK_EQ(th_stop(&h), 0);
+	CHECK_EQ(th_fds_settle(r.h.pid, r.base), r.base);
+	rig_stop(&r);
 }
 
 /*
@@ -595,13 +559,11 @@ TEST(read_cut_inside_a_header)
 	static unsigned char pad[PINGS * 20 + 2 * (29 + NAME)];
 	char name[NAME + 1];
 	struct frame f, a, b;
-	int p[2], s, base;
+	struct rig r;
 	size_t n = 0;
-	struct th h;
+	int s;
 
-	th_start(&h, NULL);
-	base = holder_base(&h);
-	CHECK(pipe2(p, O_CLOEXEC) == 0);
+	rig_start(&r, NULL);
 	ping_frame(&f);
 	for (int i = 0; i < PINGS; i++, n += 20)
 		memcpy(pad + n, f.b, 20);
@@ -614,23 +576,21 @@ TEST(read_cut_inside_a_header)
 	CHECK_EQ(n + 10, 4096);
 	store_frame(&a, "cut-a", 1);
 	store_frame(&b, "cut-b", 1);
-	s = raw_connect(&h);
-	hold(&h, 1);
+	CHECK((s = th_raw_connect(r.h.sock)) >= 0);
+	hold(&r.h, 1);
 	send_piece(s, pad, n, NULL, 0);
-	send_piece(s, a.b, a.n, &p[0], 1);
-	send_piece(s, b.b, b.n, &p[1], 1);
-	hold(&h, 0);
+	send_piece(s, a.b, a.n, &r.p[0], 1);
+	send_piece(s, b.b, b.n, &r.p[1], 1);
+	hold(&r.h, 0);
 	for (int i = 0; i < PINGS; i++)
-		CHECK_EQ(reply(s, T_PING, NULL), E_OK);
+		CHECK_EQ(reply(s, T_PING), E_OK);
 	for (int i = 0; i < 2; i++)
-		CHECK_EQ(reply(s, T_FETCH, NULL), E_ENOENT);
-	CHECK_EQ(reply(s, T_STORE, NULL), E_OK);
-	CHECK_EQ(reply(s, T_STORE, NULL), E_OK);
+		CHECK_EQ(reply(s, T_FETCH), E_ENOENT);
+	CHECK_EQ(reply(s, T_STORE), E_OK);
+	CHECK_EQ(reply(s, T_STORE), E_OK);
 	close(s);
-	fetch_is(&h, "cut-a", p[0]);
-	fetch_is(&h, "cut-b", p[1]);
-	CHECK_EQ(th_fds_settle(h.pid, base), base);
-	close(p[0]);
-	close(p[1]);
-	CHECK_EQ(th_stop(&h), 0);
+	fetch_is(&r.h, "cut-a", r.p[0]);
+	fetch_is(&r.h, "cut-b", r.p[1]);
+	CHECK_EQ(th_fds_settle(r.h.pid, r.base), r.base);
+	rig_stop(&r);
 }
