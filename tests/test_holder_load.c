@@ -4,7 +4,6 @@
  * request failed), and 100,000 held fds (handed over too).
  */
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include "test_holder.h"
 
@@ -306,21 +305,19 @@ TEST(hundred_thousand_fds)
 	CHECK_EQ(th_stop(&b), 0);
 }
 
+/* A bare connection, checked. */
 static int raw_connect(const char *path)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int s = th_raw_connect(path);
 
 	CHECK(s >= 0);
-	strcpy(sun.sun_path, path);
-	CHECK(connect(s, (struct sockaddr *)&sun, sizeof sun) == 0);
 	return s;
 }
 
 static uint32_t code_of(const struct fdshare_msg *m)
 {
 	CHECK(m->len >= 8);
-	return *(uint32_t *)m->data; /* little-endian host */
+	return get_le32(m->data);
 }
 
 /* A new holder that dies after the dump: the old one thaws, loses nothing,
