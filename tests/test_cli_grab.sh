@@ -1,5 +1,5 @@
 # fdshare grab: duplicate another process's descriptor, print it or run CMD.
-. "$(dirname "$0")/test_cli_lib.sh"
+. "$(dirname "$0")/cli_lib.sh"
 
 # A sleeping process whose fd 1 is the write end of a pipe into $T/piped.
 start_piped_sleeper() {

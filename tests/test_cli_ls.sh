@@ -1,5 +1,5 @@
 # fdshare ls: rows and --json, of itself and of another process.
-. "$(dirname "$0")/test_cli_lib.sh"
+. "$(dirname "$0")/cli_lib.sh"
 
 # Python opens one of each kind, then runs "fdshare ls --json" (with the
 # fds inherited) and "fdshare ls --json PID" (on python itself), and

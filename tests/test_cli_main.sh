@@ -1,5 +1,5 @@
 # fdshare: dispatch, help, version, usage errors, and the demo.
-. "$(dirname "$0")/test_cli_lib.sh"
+. "$(dirname "$0")/cli_lib.sh"
 
 COMMANDS="demo ls grab send recv"
 

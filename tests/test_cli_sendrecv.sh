@@ -1,5 +1,5 @@
 # fdshare send and fdshare recv, between separate pipelines.
-. "$(dirname "$0")/test_cli_lib.sh"
+. "$(dirname "$0")/cli_lib.sh"
 
 S=$T/s.sock
 SETPRIV="setpriv --reuid=1001 --regid=1001 --clear-groups"

@@ -1,7 +1,7 @@
 # The worked examples of examples/ (built by `make check` into
 # $BUILD/examples/), each run as a reader would run it, checking what it
 # prints and that it leaves no process or temporary file behind.
-. "$(dirname "$0")/test_cli_lib.sh"
+. "$(dirname "$0")/cli_lib.sh"
 
 EX=$(cd "$BUILD" && pwd)/examples
 PATH=$(cd "$BUILD" && pwd):$EX:$PATH

@@ -2,7 +2,7 @@
 # a symlink, a directory writable by others, a file that is not a socket
 # are refused and left as they are; a stale socket is replaced; the socket
 # has exactly the mode asked; the holder's default directory is private.
-. "$(dirname "$0")/test_cli_lib.sh"
+. "$(dirname "$0")/cli_lib.sh"
 
 S=$T/s.sock
 UMASK=022

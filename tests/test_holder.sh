@@ -1,5 +1,5 @@
 # fdshare holder, store, fetch, list and remove from the command line.
-. "$(dirname "$0")/test_cli_lib.sh"
+. "$(dirname "$0")/cli_lib.sh"
 
 S=$T/h.sock
 SETPRIV="setpriv --reuid=1001 --regid=1001 --clear-groups"

@@ -2,8 +2,8 @@
 # (tests/aux/sd_fdstore: sd_pid_notify_with_fds, sd_notify), which we did
 # not write the sending side of; the protocol's corners byte by byte are in
 # tests/test_holder_notify.c.
-. "$(dirname "$0")/test_cli_lib.sh"
-. "$(dirname "$0")/test_listen_lib.sh"
+. "$(dirname "$0")/cli_lib.sh"
+. "$(dirname "$0")/listen_lib.sh"
 
 N=$T/notify.sock
 

@@ -1,7 +1,7 @@
 # fdshare listen: every ADDR form, names, modes and errors, checked by
 # libsystemd (tests/aux/sd_*) and Python, which we did not write.
-. "$(dirname "$0")/test_cli_lib.sh"
-. "$(dirname "$0")/test_listen_lib.sh"
+. "$(dirname "$0")/cli_lib.sh"
+. "$(dirname "$0")/listen_lib.sh"
 
 # usage ARGS...: 'fdshare listen ARGS' is a usage error: exit 2, one line.
 usage() {

@@ -1,8 +1,8 @@
 # Zero downtime through 'fdshare listen --holder': a server restarted 20
 # times while clients keep connecting; the holder keeps the listening
 # socket, so clients wait in its backlog and none is refused.
-. "$(dirname "$0")/test_cli_lib.sh"
-. "$(dirname "$0")/test_listen_lib.sh"
+. "$(dirname "$0")/cli_lib.sh"
+. "$(dirname "$0")/listen_lib.sh"
 
 RESTARTS=20
 CLIENT_SECONDS=50       # the client's own bound; it is stopped long before

@@ -3,7 +3,7 @@
 # NAME and title match its file, the generated fdshare-protocol(7) is up to
 # date with docs/protocol.md, and the complete program in libfdshare(3)'s
 # EXAMPLES compiles against the library and runs.
-. "$(dirname "$0")/test_cli_lib.sh"
+. "$(dirname "$0")/cli_lib.sh"
 
 CC=${CC:-cc}
 PAGES=$(ls docs/*.[1-8] docs/man/*.[1-8] 2>/dev/null)

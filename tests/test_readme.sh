@@ -14,7 +14,7 @@
 # block (invisible on GitHub) add conditions:
 #   <!-- needs: TOOL... -->  SKIP the block where TOOL is not installed;
 #   <!-- expect: TEXT -->    its output must contain TEXT.
-. "$(dirname "$0")/test_cli_lib.sh"
+. "$(dirname "$0")/cli_lib.sh"
 
 CC=${CC:-cc}
 REPO=$(pwd)

@@ -1,7 +1,7 @@
 # fdshare send refuses descriptors on its connection (fdshare_refuse_fds):
 # a receiver that answers with a descriptor has its sendmsg fail with
 # EPERM (Linux 6.16+), and the send goes on; with the real recv it works.
-. "$(dirname "$0")/test_cli_lib.sh"
+. "$(dirname "$0")/cli_lib.sh"
 
 S=$T/s.sock
 

@@ -1,7 +1,7 @@
 # fdshare run: restarts, SIGHUP, readiness, stopping, the notify socket and
 # the fd store, with libsystemd (tests/aux/sd_fdstore) and Python senders.
-. "$(dirname "$0")/test_cli_lib.sh"
-. "$(dirname "$0")/test_listen_lib.sh"
+. "$(dirname "$0")/cli_lib.sh"
+. "$(dirname "$0")/listen_lib.sh"
 
 # run's private directory goes here, to be checked for leftovers
 XDG_RUNTIME_DIR=$T/xdg

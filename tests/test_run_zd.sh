@@ -1,8 +1,8 @@
 # Zero downtime through 'fdshare run': SIGHUP 20 times while clients keep
 # connecting; each new server starts beside the old one on the same socket,
 # says READY=1, and only then is the old one stopped.
-. "$(dirname "$0")/test_cli_lib.sh"
-. "$(dirname "$0")/test_listen_lib.sh"
+. "$(dirname "$0")/cli_lib.sh"
+. "$(dirname "$0")/listen_lib.sh"
 
 RESTARTS=20
 CLIENT_SECONDS=50

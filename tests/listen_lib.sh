@@ -1,7 +1,7 @@
-# Shared by tests/test_listen*.sh and tests/test_run*.sh, which source it
-# (after tests/test_cli_lib.sh): helper programs, the holder, the servers
-# of tests/aux/zd_server.c.  Run on its own (as tests/run.sh does with
-# every tests/test_*.sh) it does nothing.
+# Shared by tests/test_listen*.sh, tests/test_run*.sh and
+# tests/test_holder_notify.sh, which source it (after tests/cli_lib.sh):
+# helper programs, the holder, the servers of tests/aux/zd_server.c.
+# Not a test itself: run on its own it does nothing.
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	exit 0
 fi

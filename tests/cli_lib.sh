@@ -1,6 +1,6 @@
-# Shared by tests/test_cli_*.sh, which source it: the case runner, the
-# temporary directory, background processes and their cleanup.  Run on its
-# own (as tests/run.sh does with every tests/test_*.sh) it does nothing.
+# Shared by the shell tests (tests/test_*.sh), which source it: the case
+# runner, the temporary directory, background processes and their cleanup.
+# Not a test itself: run on its own it does nothing.
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	exit 0
 fi
