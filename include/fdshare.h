@@ -207,6 +207,9 @@ int fdshare_reopen(pid_t pid, int fd, int flags);
  * for each without LISTEN_FDNAMES) to free with fdshare_strv_free.  With
  * unset_env non-zero the four variables are unset whatever the outcome.
  * Not thread-safe (getenv, unsetenv).
+ *
+ * fdshare_fdname_valid: 1 when name may name a passed fd (1 to 255 bytes
+ * of printable ASCII, no ':' nor '\'), else 0; name NULL: 0.
  */
 struct fdshare_pass {
 	int fd;
@@ -217,6 +220,7 @@ int fdshare_spawn(pid_t *pid, char *const argv[], char *const envp[],
 int fdshare_exec(char *const argv[], char *const envp[],
                  const struct fdshare_pass *fds, size_t nfds, int flags);
 int fdshare_listen_fds(int unset_env, char ***names);
+int fdshare_fdname_valid(const char *name);
 /* Frees each string, then the array; NULL is fine. */
 void fdshare_strv_free(char **strv);
 

@@ -593,9 +593,13 @@ TEST(spawn_bad_names)
 	memset(toolong, 'n', 256);
 	toolong[256] = '\0';
 	tmp_make(&t);
+	CHECK_EQ(fdshare_fdname_valid(ok), 1);
+	CHECK_EQ(fdshare_fdname_valid(" ~printable!"), 1);
+	CHECK_EQ(fdshare_fdname_valid(NULL), 0);
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		struct fdshare_pass fds[] = { { obj, "good" }, { obj, bad[i] } };
 
+		CHECK_EQ(fdshare_fdname_valid(bad[i]), 0);
 		CHECK_ERR(fdshare_spawn(&pid, argv, NULL, fds, 2, 0), EINVAL);
 		CHECK_ERR(fdshare_exec(argv, NULL, fds, 2, 0), EINVAL);
 	}

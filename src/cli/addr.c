@@ -150,7 +150,7 @@ static int set_name(struct addr *a, const char *text, const char *given, const c
 	for (char *p = a->name; !given && *p; p++)
 		if (*p == ':')
 			*p = '-';
-	if (!cli_fdname_ok(a->name, len)) {
+	if (!fdshare_fdname_valid(a->name)) {
 		*why = given ? "NAME must be 1 to 255 printable ASCII characters "
 		               "without ':' or '\\'"
 		             : "it makes no valid NAME (it has a '\\' or a character that "

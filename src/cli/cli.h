@@ -79,12 +79,6 @@ int cli_exec_failed(const char *cmd, const char *what, int err);
 #define SEND_MSG_ACK 0x4b434153u        /* "SACK" on the wire */
 #define SEND_ACK_WAIT_MS 30000
 
-/*
- * systemd's FDNAME rule: 1 to 255 printable ASCII characters, no ':'; and
- * no '\', which libsystemd would take for an escape in LISTEN_FDNAMES.
- */
-int cli_fdname_ok(const char *name, size_t len);
-
 /* A hint for an errno from grabbing another process's descriptor. */
 const char *cli_grab_hint(int err);
 

@@ -148,8 +148,13 @@ static int names_ok(const struct fdshare_msg *m)
 	while (p <= end) {
 		const char *colon = memchr(p, ':', (size_t)(end - p));
 		const char *stop = colon ? colon : end;
+		char name[256];
 
-		if (!cli_fdname_ok(p, (size_t)(stop - p)))
+		if ((size_t)(stop - p) >= sizeof name)
+			return 0;
+		memcpy(name, p, (size_t)(stop - p));
+		name[stop - p] = '\0';
+		if (!fdshare_fdname_valid(name))
 			return 0;
 		count++;
 		p = stop + 1;

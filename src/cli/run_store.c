@@ -57,7 +57,7 @@ static int decode_name(const char *enc, char *out, size_t size)
 		}
 	}
 	out[k] = '\0';
-	return cli_fdname_ok(out, k) ? 0 : -1;
+	return fdshare_fdname_valid(out) ? 0 : -1;
 }
 
 static struct fdshare_holder *connected(struct fdstore *s)

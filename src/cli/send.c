@@ -44,7 +44,7 @@ static int parse_item(const char *arg, struct item *it)
 		snprintf(it->name, sizeof it->name, "fd%d", it->fd);
 		return 0;
 	}
-	if (!cli_fdname_ok(eq + 1, strlen(eq + 1)))
+	if (!fdshare_fdname_valid(eq + 1))
 		return cli_usage("send", "NAME must be 1 to 255 printable ASCII characters "
 		                 "without ':' or '\\', got '%s'", eq + 1);
 	memcpy(it->name, eq + 1, strlen(eq + 1) + 1);

@@ -195,16 +195,6 @@ int cli_sockpath_fail(const char *cmd, const struct sockpath *sp, int err)
 	return cli_fail(cmd, what, err, sockpath_hint(sp->failed, err));
 }
 
-int cli_fdname_ok(const char *name, size_t len)
-{
-	if (len < 1 || len > 255)
-		return 0;
-	for (size_t i = 0; i < len; i++)
-		if (name[i] < 0x20 || name[i] > 0x7e || name[i] == ':' || name[i] == '\\')
-			return 0;
-	return 1;
-}
-
 int cli_exec_failed(const char *cmd, const char *what, int err)
 {
 	if (err == ENOENT) {

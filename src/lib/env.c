@@ -23,11 +23,18 @@ static const char *const listen_names[] = {
 	"LISTEN_PID", "LISTEN_PIDFDID", "LISTEN_FDS", "LISTEN_FDNAMES",
 };
 
-int fdname_valid(const char *name)
+/*
+ * systemd's fdname_is_valid, and also not empty and without a backslash:
+ * libsystemd takes a backslash in LISTEN_FDNAMES for an escape, so such a
+ * name would not arrive as it was sent.
+ */
+API int fdshare_fdname_valid(const char *name)
 {
 	size_t len = 0;
 
-	for (const char *p = name; *p; p++, len++)
+	if (name == NULL)
+		return 0;
+	for (const char *p = name; *p && len <= FDNAME_MAX; p++, len++)
 		if (*p < ' ' || *p > '~' || *p == ':' || *p == '\\')
 			return 0;
 	return len > 0 && len <= FDNAME_MAX;

@@ -18,13 +18,6 @@
 #define LISTEN_MAX_FDS 65536u
 
 /*
- * A systemd fd name (systemd's fdname_is_valid) that is also not empty and
- * has no backslash: libsystemd takes a backslash in LISTEN_FDNAMES as an
- * escape, so such a name would not arrive as it was sent.
- */
-int fdname_valid(const char *name);
-
-/*
  * The environment of the program: envp (or environ) without any LISTEN_*
  * entry, then, when nfds > 0, LISTEN_FDS, LISTEN_FDNAMES, LISTEN_PID and
  * LISTEN_PIDFDID, the last two written by env_set_self in the new process.

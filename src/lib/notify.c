@@ -61,7 +61,7 @@ static void take_fdname(struct notify_msg *m, const char *v, size_t n)
 	}
 	memcpy(name, v, n);
 	name[n] = '\0';
-	if (!fdname_valid(name)) {
+	if (!fdshare_fdname_valid(name)) {
 		m->bad_fdname = 1;
 		return;
 	}

@@ -110,7 +110,7 @@ static int launch_prepare(struct launch *l, char *const argv[], char *const envp
 		return -1;
 	}
 	for (size_t i = 0; i < nfds; i++)
-		if (fds[i].name && !fdname_valid(fds[i].name)) {
+		if (fds[i].name && !fdshare_fdname_valid(fds[i].name)) {
 			errno = EINVAL;
 			return -1;
 		}
