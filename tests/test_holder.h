@@ -268,29 +268,21 @@ static inline int th_raw_connect(const char *path)
 	return s;
 }
 
-static inline long long th_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Wait (10 s at most) until the holder hangs up on s, reading nothing (the
  * replies stay unread); the ms it took, or -1.
  */
 static inline long long th_wait_dropped(int s)
 {
-	long long t0 = th_now_ms();
+	long long t0 = mono_ms();
 
-	while (th_now_ms() - t0 < 10000) {
+	while (mono_ms() - t0 < 10000) {
 		struct pollfd pf = { .fd = s, .events = POLLIN };
 
 		if (poll(&pf, 1, 0) < 0)
 			return -1;
 		if (pf.revents & POLLHUP)
-			return th_now_ms() - t0;
+			return mono_ms() - t0;
 		th_sleep_ms(10);
 	}
 	return -1;

@@ -367,17 +367,17 @@ static int hostile_flood(const char *sock)
 {
 	unsigned char ping[20] = { 'F', 'D', 'S', 'H', 1, 0, 0, 0, 9 };
 	int s = th_raw_connect(sock);
-	long long t0 = th_now_ms(), last = t0;
+	long long t0 = mono_ms(), last = t0;
 	long sent = 0;
 
 	if (s < 0)
 		return -1;
-	while (th_now_ms() - t0 < 20000) {
+	while (mono_ms() - t0 < 20000) {
 		struct pollfd pf = { .fd = s, .events = POLLOUT };
 
 		if (send(s, ping, sizeof ping, MSG_DONTWAIT | MSG_NOSIGNAL) == sizeof ping) {
 			sent++;
-			last = th_now_ms();
+			last = mono_ms();
 			continue;
 		}
 		if (errno != EAGAIN || poll(&pf, 1, 100) < 0 || (pf.revents & (POLLHUP | POLLERR)))
@@ -385,8 +385,8 @@ static int hostile_flood(const char *sock)
 	}
 	close(s);
 	fprintf(stderr, "hostile flood: %ld requests sent, no reply read, dropped %lld ms "
-	        "after the last could be sent\n", sent, th_now_ms() - last);
-	return th_now_ms() - t0 < 20000 ? 0 : -1;
+	        "after the last could be sent\n", sent, mono_ms() - last);
+	return mono_ms() - t0 < 20000 ? 0 : -1;
 }
 
 /* As uid 1001: its quota, then one fd more. */
@@ -573,7 +573,7 @@ static int reap_workers(struct storm *st, int *rcs)
  */
 static void run_storm(const struct th *h, struct storm *st, int *rcs)
 {
-	long long t0 = th_now_ms(), next_kill = t0 + 1000;
+	long long t0 = mono_ms(), next_kill = t0 + 1000;
 	long total = (long)CLIENTS * ops_per_client;
 
 	for (int i = 0; i < PROCS; i++)
@@ -581,7 +581,7 @@ static void run_storm(const struct th *h, struct storm *st, int *rcs)
 	st->hostile = spawn_hostile(h->sock);
 	st->rss_settled = -1;
 	while (reap_workers(st, rcs) > 0) {
-		long long now = th_now_ms();
+		long long now = mono_ms();
 		long rss = rss_kb(h->pid);
 
 		if (now - t0 > STORM_LIMIT_S * 1000) {
@@ -601,7 +601,7 @@ static void run_storm(const struct th *h, struct storm *st, int *rcs)
 		}
 		th_sleep_ms(20);
 	}
-	st->ms = (long)(th_now_ms() - t0);
+	st->ms = (long)(mono_ms() - t0);
 	st->hostile_rc = t_wait(st->hostile);
 }
 

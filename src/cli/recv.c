@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "../lib/internal.h"
 #include "../lib/sockpath.h"
 
 static const char recv_help[] =
@@ -108,14 +109,6 @@ static int make_listener(const char *path, int any_user, int *lsock)
 	return 0;
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Wait for fd to be readable until deadline (< 0: none) and for at most
  * cap_ms (< 0: no cap): 1, 0 on timeout, -1 on error.
@@ -126,7 +119,7 @@ static int wait_readable(int fd, long long deadline, int cap_ms)
 	int r;
 
 	do {
-		long long left = deadline < 0 ? -1 : deadline - now_ms();
+		long long left = deadline < 0 ? -1 : deadline - mono_ms();
 
 		if (deadline >= 0 && left < 0)
 			left = 0;
@@ -282,7 +275,7 @@ int cmd_recv(int argc, char **argv)
 	if (first + 2 >= argc)
 		return cli_usage("recv", "missing CMD after '--'");
 	if (timeout)
-		deadline = now_ms() + 1000LL * sec;
+		deadline = mono_ms() + 1000LL * sec;
 	catch_signals();
 	if (make_listener(sun.sun_path, any_user, &lsock) != 0)
 		return 1;

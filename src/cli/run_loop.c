@@ -16,19 +16,12 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "../lib/internal.h"
 #include "run.h"
 
 #define QUICK_MS 1000           /* an instance dying sooner counts as failing */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static struct inst *find_role(struct run *r, int role)
 {
@@ -79,7 +72,7 @@ struct inst *run_start(struct run *r, int role)
 	in->pid = pid;
 	in->role = role;
 	in->ready = 0;
-	in->started = now_ms();
+	in->started = mono_ms();
 	in->deadline = role == STARTING && r->wait_ready ? in->started + r->ready_ms
 	               : NO_DEADLINE;
 	return in;
@@ -89,7 +82,7 @@ static void stop(struct run *r, struct inst *in)
 {
 	kill(in->pid, SIGTERM);
 	in->role = STOPPING;
-	in->deadline = now_ms() + r->stop_ms;
+	in->deadline = mono_ms() + r->stop_ms;
 }
 
 /* The new instance takes over; the one it replaces is stopped. */
@@ -115,7 +108,7 @@ static void restart_now(struct run *r)
 		return;
 	}
 	r->fails++;
-	r->restart_at = now_ms() + BACKOFF_MAX_MS;
+	r->restart_at = mono_ms() + BACKOFF_MAX_MS;
 	cli_log("run", "cannot start %s: %s: trying again in %d s", r->cmd[0],
 	        strerror(err), BACKOFF_MAX_MS / 1000);
 }
@@ -151,7 +144,7 @@ static void on_current_exit(struct run *r, long long lived)
 	r->fails = lived < QUICK_MS ? r->fails + 1 : 0;
 	if (r->fails > 0)
 		delay = backoff(r->fails);
-	r->restart_at = now_ms() + delay;
+	r->restart_at = mono_ms() + delay;
 	if (delay > 0)
 		cli_log("run", "restarting in %lld.%01lld s (%d quick exits in a row)",
 		        delay / 1000, delay % 1000 / 100, r->fails);
@@ -176,7 +169,7 @@ static void on_child_exit(struct run *r, pid_t pid, int status)
 	}
 	describe_exit(&gone, status, "");
 	if (!r->stopping)
-		on_current_exit(r, now_ms() - gone.started);
+		on_current_exit(r, mono_ms() - gone.started);
 }
 
 static void reap(struct run *r)
@@ -202,7 +195,7 @@ static void on_hup(struct run *r)
 	}
 	if (find_role(r, CURRENT) == NULL) { /* waiting to restart: no wait */
 		r->fails = 0;
-		r->restart_at = now_ms();
+		r->restart_at = mono_ms();
 		return;
 	}
 	in = run_start(r, STARTING);
@@ -304,7 +297,7 @@ static void on_notify(struct run *r)
 
 static void on_timers(struct run *r)
 {
-	long long now = now_ms();
+	long long now = mono_ms();
 
 	for (size_t i = 0; i < r->ninst; i++) {
 		struct inst *in = &r->inst[i];
@@ -329,7 +322,7 @@ static void on_timers(struct run *r)
 
 static int timeout(struct run *r)
 {
-	long long next = NO_DEADLINE, now = now_ms();
+	long long next = NO_DEADLINE, now = mono_ms();
 
 	for (size_t i = 0; i < r->ninst; i++)
 		if (r->inst[i].deadline != NO_DEADLINE &&

@@ -32,7 +32,7 @@ static void retry_soon(struct holder *h, struct conn *c)
 {
 	c->waiting_out = OUT_RETRY;
 	if (h->retry_at == 0)
-		h->retry_at = now_ms() + OUT_RETRY_MS;
+		h->retry_at = mono_ms() + OUT_RETRY_MS;
 }
 
 /*
@@ -127,7 +127,7 @@ static void timer_start(struct holder *h, struct conn *c)
 {
 	if (c->deadline != 0 || h->cf.timeout_ms <= 0)
 		return;
-	c->deadline = now_ms() + h->cf.timeout_ms;
+	c->deadline = mono_ms() + h->cf.timeout_ms;
 	c->tprev = h->ttail;
 	if (h->ttail)
 		h->ttail->tnext = c;

@@ -244,7 +244,6 @@ struct holder {
 };
 
 /* loop.c */
-int64_t now_ms(void);
 void hlog(struct holder *h, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int holder_run(struct holder *h);

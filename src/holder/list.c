@@ -68,7 +68,7 @@ static uint64_t left_ms(const struct entry *e, int64_t now)
 void ops_list(struct holder *h, struct conn *c, const struct hreq *req)
 {
 	struct hp_out o = { 0 };
-	int64_t now = now_ms();
+	int64_t now = mono_ms();
 	uint32_t count = 0;
 
 	hp_put32(&o, HP_OK);
@@ -156,7 +156,7 @@ static void dump_entry(struct dump *d, const struct entry *e, int64_t now)
 void ops_dump_reply(struct holder *h, struct conn *c)
 {
 	struct dump d;
-	int64_t now = now_ms();
+	int64_t now = mono_ms();
 
 	if (!acl_is_admin(h, c)) {
 		conn_reply_err(h, c, HP_DUMP, HP_EACCES, 0);
@@ -223,7 +223,7 @@ static void rewatch(struct holder *h, struct entry *e)
 int ops_restore_items(struct holder *h, const struct hreq *req, int *fds,
                       uid_t who, uint32_t *bad)
 {
-	int64_t now = now_ms();
+	int64_t now = mono_ms();
 	size_t nttl = 0;
 
 	(void)who;

@@ -25,14 +25,6 @@
 #define EVENTS 256
 #define ACCEPT_MAX 64 /* accept4 calls per wake-up, at most */
 
-int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void hlog(struct holder *h, const char *fmt, ...)
 {
 	char buf[1024];
@@ -238,7 +230,7 @@ int holder_run(struct holder *h)
 	struct epoll_event ev[EVENTS];
 
 	for (;;) {
-		int64_t now = now_ms();
+		int64_t now = mono_ms();
 		int n;
 
 		if ((h->stopping || h->handed_over) && drained(h))
@@ -252,7 +244,7 @@ int holder_run(struct holder *h)
 		for (int i = 0; i < n; i++)
 			dispatch(h, &ev[i]);
 		conn_run_ready(h);
-		now = now_ms();
+		now = mono_ms();
 		if (h->state != H_MOVED)
 			expiry_run(h, now);
 		if (h->retry_at && h->retry_at <= now)

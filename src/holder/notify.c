@@ -161,7 +161,7 @@ static int create(struct holder *h, uid_t uid, const char *name, uint32_t flags,
 	e->nfds = n;
 	e->owner = uid;
 	e->flags = flags;
-	e->created = now_ms();
+	e->created = mono_ms();
 	if (flags & HP_F_DROP_ON_HANGUP)
 		watch(h, e, fds, n);
 	store_put(&h->store, e); /* no TTL: cannot fail */

@@ -176,7 +176,7 @@ static void store_commit(struct holder *h, const struct hitem *it, struct entry 
 		memcpy(e->fds + from, fds + it->fd_off, it->nfds * sizeof(int));
 		e->nfds += it->nfds;
 		if (it->ttl_ms)
-			e->expires = now_ms() + (int64_t)it->ttl_ms;
+			e->expires = mono_ms() + (int64_t)it->ttl_ms;
 		store_put(&h->store, e);
 		return;
 	}
@@ -256,7 +256,7 @@ static void op_store(struct holder *h, struct conn *c, const struct hreq *req)
 	struct entry *stack_old[4], *stack_ne[4], **old = stack_old, **ne = stack_ne;
 	size_t freed[2] = { 0, 0 }, nttl = 0;
 	uint32_t code = HP_OK, bad = 0;
-	int64_t now = now_ms();
+	int64_t now = mono_ms();
 	long dup = duplicate(req);
 
 	if (dup != -1) {

@@ -93,6 +93,8 @@ int peer_cred(int sock, struct fdshare_peer *peer);
 /* sun for path; ENAMETOOLONG when it does not fit in sun_path. */
 int sockaddr_unix(const char *path, struct sockaddr_un *sun);
 
+/* CLOCK_MONOTONIC, in milliseconds. */
+int64_t mono_ms(void);
 /* Close n descriptors, keeping errno. */
 void close_fds(const int *fds, size_t n);
 /* Close fd if >= 0, keeping errno. */
