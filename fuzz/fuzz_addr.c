@@ -56,7 +56,7 @@ static void check_name(const struct addr *a, const char *arg)
 	const char *eq = strrchr(arg, '=');
 	size_t len = strlen(a->name), tlen = eq ? (size_t)(eq - arg) : strlen(arg);
 
-	if (len == 0 || len > ADDR_NAME_MAX || !cli_fdname_ok(a->name, len))
+	if (len == 0 || len > ADDR_NAME_MAX || !fdshare_fdname_valid(a->name))
 		abort();
 	if (eq) {
 		if (strcmp(a->name, eq + 1) != 0)

@@ -133,7 +133,7 @@ static void check_same(const struct notify_msg *got, const struct model *m)
 		abort();
 	if (n != m->namelen || (n && memcmp(got->fdname, m->name, n) != 0))
 		abort();
-	if (n && (!fdname_valid(got->fdname) || got->bad_fdname))
+	if (n && (!fdshare_fdname_valid(got->fdname) || got->bad_fdname))
 		abort();
 	if (strcmp(notify_store_name(got), n ? got->fdname : "stored") != 0)
 		abort();
