@@ -259,6 +259,31 @@ static void op_msg_recv(struct run *rn, int type, size_t nfds)
 	close(sv[1]);
 }
 
+/*
+ * Two received messages freed at once: their fds go by runs of
+ * close_range, one by one if it fails; none may stay open.
+ */
+static void op_msg_free(struct run *rn, int type, size_t nfds)
+{
+	int sv[2], fds[MANY];
+	struct fdshare_msg m[2];
+
+	pair(rn, type, sv);
+	fill(fds, nfds);
+	for (int i = 0; i < 2; i++)
+		VERIFY(rn, fdshare_msg_send(sv[0], 7, payload, PAYLOAD, fds, nfds) == 0);
+	close(sv[0]);
+	for (int i = 0; i < 2; i++) {
+		VERIFY(rn, fdshare_msg_recv(sv[1], &m[i]) == 1);
+		check_msg(rn, &m[i], nfds);
+	}
+	close(sv[1]);
+	inject(rn);
+	fdshare_msg_freev(m, 2);
+	stop(rn);
+	VERIFY(rn, m[0].fds == NULL && m[1].fds == NULL && m[1].data == NULL);
+}
+
 /* Grab flavours; the target is this process's /dev/null. */
 enum { GRAB, GRAB_NOCLOEXEC, GRAB_REOPEN, GRAB_PIDFD, PIDFD_OPEN, REOPEN,
        REOPEN_NOCLOEXEC };
@@ -363,7 +388,7 @@ static void sweep(const char *name, op_fn op, int a, size_t b,
 	t_fail(__FILE__, __LINE__, "%s: still faulting after %d calls", name, MAX_N);
 }
 
-static const int errs[] = { EINTR, EAGAIN, ENOMEM, EMFILE, ENOBUFS, EPIPE };
+static const int errs[] = { EINTR, EAGAIN, ENOMEM, EMFILE, ENOBUFS, EPIPE, ENOSYS, EPERM };
 
 /*
  * A sanitizer runtime linked into the program (clang's) serves malloc
@@ -470,6 +495,11 @@ TEST(msg_send)
 TEST(msg_recv)
 {
 	framed("msg_recv", op_msg_recv);
+}
+
+TEST(msg_free)
+{
+	framed("msg_free", op_msg_free);
 }
 
 TEST(grab)

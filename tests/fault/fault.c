@@ -44,7 +44,7 @@ static const char *const names[FAULT_NFN] = {
 	[FAULT_PIDFD_GETFD] = "pidfd_getfd", [FAULT_PIPE] = "pipe",
 	[FAULT_FORK] = "fork", [FAULT_EPOLL_CTL] = "epoll_ctl",
 	[FAULT_EPOLL_WAIT] = "epoll_wait", [FAULT_MALLOC] = "malloc",
-	[FAULT_REALLOC] = "realloc",
+	[FAULT_REALLOC] = "realloc", [FAULT_CLOSE_RANGE] = "close_range",
 };
 
 static struct {
@@ -115,6 +115,8 @@ static int plausible(int fn, int err, long detail)
 	case FAULT_MALLOC:
 	case FAULT_REALLOC:
 		return err == ENOMEM;
+	case FAULT_CLOSE_RANGE:
+		return one_of(err, ERRS(ENOSYS, EPERM));
 	}
 	return 0;
 }
@@ -372,6 +374,7 @@ static __typeof__(pipe2) *real_pipe2;
 static __typeof__(fork) *real_fork;
 static __typeof__(epoll_ctl) *real_epoll_ctl;
 static __typeof__(epoll_wait) *real_epoll_wait;
+static __typeof__(close_range) *real_close_range;
 static long (*real_syscall)(long, ...);
 
 API ssize_t sendmsg(int s, const struct msghdr *m, int flags)
@@ -505,6 +508,12 @@ API int getsockopt(int s, int level, int opt, void *v, socklen_t *l)
 	return real_getsockopt(s, level, opt, v, l);
 }
 
+API int close_range(unsigned first, unsigned last, int flags)
+{
+	NEXT(close_range);
+	return fault_now(FAULT_CLOSE_RANGE, -1) ? -1 : real_close_range(first, last, flags);
+}
+
 API int pipe(int p[2])
 {
 	NEXT(pipe);
@@ -559,6 +568,7 @@ static const struct { const char *name; int err; } errnames[] = {
 	{ "EMFILE", EMFILE }, { "ENFILE", ENFILE }, { "ENOBUFS", ENOBUFS },
 	{ "EPIPE", EPIPE }, { "EIO", EIO }, { "ENOPROTOOPT", ENOPROTOOPT },
 	{ "ETOOMANYREFS", ETOOMANYREFS }, { "EBUSY", EBUSY }, { "ENOSPC", ENOSPC },
+	{ "ENOSYS", ENOSYS }, { "EPERM", EPERM },
 };
 
 static unsigned long parse_names(const char *s, size_t len)

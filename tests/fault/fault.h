@@ -37,6 +37,7 @@ enum fault_fn {
 	FAULT_EPOLL_WAIT,
 	FAULT_MALLOC,           /* malloc and calloc */
 	FAULT_REALLOC,
+	FAULT_CLOSE_RANGE,      /* ENOSYS before Linux 5.9; EPERM under seccomp */
 	FAULT_NFN
 };
 
