@@ -70,7 +70,7 @@ $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h src/lib/*.h src/holder/*) $(BUI
 	@mkdir -p $(@D)
 	$(CC) $(ALLCFLAGS) -o $@ $< $(BUILD)/obj/tests/t.o $(STATIC) $(LDALL)
 
-$(BUILD)/tests/aux/%: tests/aux/%.c $(STATIC) include/fdshare.h
+$(BUILD)/tests/aux/%: tests/aux/%.c $(wildcard tests/*.h src/lib/*.h) $(STATIC) include/fdshare.h
 	@mkdir -p $(@D)
 	$(CC) $(ALLCFLAGS) -o $@ $< $(STATIC) $(LDALL)
 
