@@ -147,7 +147,8 @@ int fdshare_peer(int sock, struct fdshare_peer *peer);
  * (and O_APPEND), read from /proc/PID/fdinfo/N.  This is a NEW open file
  * description: its own offset, its own status flags, and a fresh
  * permission check on the file.  A socket cannot be reopened: ENXIO; nor
- * the write end of a FIFO nobody reads (ENXIO, it never blocks).
+ * the write end of a FIFO nobody reads (ENXIO, it never blocks).  An
+ * O_PATH descriptor is reopened O_PATH: no access the target lacks.
  */
 int fdshare_pidfd_open(pid_t pid);
 int fdshare_grab(pid_t pid, int fd, int flags);

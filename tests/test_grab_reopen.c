@@ -243,3 +243,47 @@ TEST(reopen_fallback_when_pidfd_getfd_is_eperm)
 {
 	fallback(EPERM);
 }
+
+/* An O_PATH descriptor gives no access to the file: neither may its copy. */
+TEST(reopen_of_an_o_path_fd_stays_o_path)
+{
+	char path[256], dir[256];
+	int fd = t_tmpfile(path, sizeof path), p, r;
+	char c;
+
+	CHECK(fd >= 0);
+	close(fd);
+	snprintf(dir, sizeof dir, "%.*s", (int)(strrchr(path, '/') - path), path);
+	p = open(path, O_PATH | O_CLOEXEC);
+	CHECK(p >= 0);
+
+	r = fdshare_reopen(getpid(), p, 0);
+	CHECK(r >= 0);
+	/* No access the original has not: a path, not an open file. */
+	CHECK(fcntl(r, F_GETFL) & O_PATH);
+	CHECK_ERR(read(r, &c, 1), EBADF);
+	CHECK(fcntl(r, F_GETFD) & FD_CLOEXEC);
+	close(r);
+
+	r = fdshare_reopen(getpid(), p, FDSHARE_NOCLOEXEC);
+	CHECK(r >= 0);
+	CHECK(fcntl(r, F_GETFL) & O_PATH);
+	CHECK(!(fcntl(r, F_GETFD) & FD_CLOEXEC));
+	close(r);
+	close(p);
+
+	/* A FIFO held by path only: its copy must not become a reader. */
+	unlink(path);
+	CHECK_EQ(mkfifo(path, 0600), 0);
+	p = open(path, O_PATH | O_CLOEXEC);
+	CHECK(p >= 0);
+	r = fdshare_reopen(getpid(), p, 0);
+	CHECK(r >= 0);
+	CHECK(fcntl(r, F_GETFL) & O_PATH);
+	/* With no reader, a writer's non-blocking open is ENXIO. */
+	CHECK_ERR(open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC), ENXIO);
+	close(r);
+	close(p);
+	unlink(path);
+	rmdir(dir);
+}

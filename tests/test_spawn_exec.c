@@ -3,6 +3,7 @@
  * becomes, and every failure leaving the caller as it was.
  */
 #include <signal.h>
+#include <sys/resource.h>
 
 #include "test_spawn.h"
 
@@ -77,4 +78,46 @@ TEST(exec_failure_restores)
 	tmp_file(&g_tmp, "noexec", "#!/bin/sh\n", 0644, g_noexec, sizeof g_noexec);
 	in_child(exec_fail_child);
 	objs_free();
+}
+
+#define OVER_LIMIT_NFDS 100 /* fds asked for, with a soft limit of 64 */
+#define CHILD_NO_RLIMIT 77  /* setrlimit refused (valgrind): a skip */
+
+/* More fds than RLIMIT_NOFILE holds: EMFILE (not fcntl's EINVAL), as it was. */
+static void over_limit_child(void)
+{
+	struct fdshare_pass fds[OVER_LIMIT_NFDS];
+	char *argv[] = { "/bin/false", NULL }; /* run by mistake: exit 1 */
+	struct rlimit rl = { 64, 64 };
+	struct fdstate before[64];
+	size_t n;
+	pid_t pid = -1;
+
+	for (size_t i = 0; i < OVER_LIMIT_NFDS; i++)
+		fds[i] = (struct fdshare_pass){ .fd = 0, .name = NULL };
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		_exit(CHILD_NO_RLIMIT);
+	n = snapshot(before, 64);
+	CHECK_ERR(fdshare_exec(argv, NULL, fds, OVER_LIMIT_NFDS, 0), EMFILE);
+	check_unchanged(before, n);
+	CHECK_ERR(fdshare_spawn(&pid, argv, NULL, fds, OVER_LIMIT_NFDS, 0), EMFILE);
+	CHECK_EQ(pid, -1);
+	check_unchanged(before, n);
+}
+
+TEST(exec_and_spawn_past_rlimit_nofile)
+{
+	pid_t pid = fork();
+	int st;
+
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		alarm(60);
+		over_limit_child();
+		_exit(0);
+	}
+	st = t_wait(pid);
+	if (st == CHILD_NO_RLIMIT)
+		t_skip("setrlimit(RLIMIT_NOFILE) refused (under valgrind)");
+	CHECK_EQ(st, 0);
 }

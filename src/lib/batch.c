@@ -204,7 +204,7 @@ static int receive_slots(int sock, struct batch *b, size_t k)
 			return r;
 		if (errno == EINTR)
 			continue;
-		if (errno != EAGAIN || wait_for(sock, POLLIN) < 0)
+		if (errno != EAGAIN || wait_again(sock, POLLIN) < 0)
 			return -1;
 	}
 }

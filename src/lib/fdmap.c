@@ -29,6 +29,16 @@ static unsigned fd_limit(void)
 	return (unsigned)rl.rlim_cur;
 }
 
+/* fcntl's EINVAL for a min at or over RLIMIT_NOFILE means a table too small. */
+int fdmap_dup_above(int fd, int min)
+{
+	int r = fcntl(fd, F_DUPFD_CLOEXEC, min);
+
+	if (r < 0 && errno == EINVAL)
+		errno = EMFILE;
+	return r;
+}
+
 int fdmap_init(struct fdmap *m, const struct fdshare_pass *fds, size_t n)
 {
 	memset(m, 0, sizeof *m);
@@ -72,7 +82,7 @@ int fdmap_apply(struct fdmap *m)
 
 	/* Staging first makes swaps, cycles, repeats and fds 0-2 all alike. */
 	for (size_t i = 0; i < m->n; i++) {
-		m->stage[i] = fcntl(m->src[i], F_DUPFD_CLOEXEC, above);
+		m->stage[i] = fdmap_dup_above(m->src[i], above);
 		if (m->stage[i] < 0)
 			return -1;
 	}
@@ -174,7 +184,7 @@ int fdmap_save(struct fdmap *m)
 		if (fl < 0)
 			continue; /* closed: closed again by fdmap_undo */
 		m->backup_cloexec[i] = !!(fl & FD_CLOEXEC);
-		m->backup[i] = fcntl(LISTEN_START + (int)i, F_DUPFD_CLOEXEC, above);
+		m->backup[i] = fdmap_dup_above(LISTEN_START + (int)i, above);
 		if (m->backup[i] < 0)
 			return -1;
 	}

@@ -81,15 +81,19 @@ static int reopen(pid_t pid, int pidfd, int fd, int flags)
 	tflags = target_flags(pid, fd);
 	if (tflags < 0)
 		return -1;
-	oflags = (tflags & (O_ACCMODE | O_APPEND)) | O_NOCTTY;
+	/* An O_PATH fd gives no access to the file: neither may its copy. */
+	if (tflags & O_PATH)
+		oflags = O_PATH;
+	else
+		oflags = (tflags & (O_ACCMODE | O_APPEND)) | O_NOCTTY;
 	if (!(flags & FDSHARE_NOCLOEXEC))
 		oflags |= O_CLOEXEC;
 	snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)pid, fd);
 	/* O_NONBLOCK: a FIFO must not wait here for its other end. */
-	nfd = open(path, oflags | O_NONBLOCK);
+	nfd = open(path, oflags & O_PATH ? oflags : oflags | O_NONBLOCK);
 	if (nfd < 0)
 		return errno == ENOENT ? (errno = EBADF, -1) : -1;
-	if (fcntl(nfd, F_SETFL, oflags & O_APPEND) < 0) {
+	if (!(oflags & O_PATH) && fcntl(nfd, F_SETFL, oflags & O_APPEND) < 0) {
 		close_keep_errno(nfd);
 		return -1;
 	}

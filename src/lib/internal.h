@@ -68,8 +68,9 @@ size_t frame_carriers(size_t nfds);
 	((len) <= FRAME_FIRST_MAX - FRAME_HDR_LEN && (nfds) <= FDSHARE_MAX_FDS)
 /*
  * After a failed send: 1 when another try is worth it (EAGAIN: waited for
- * POLLOUT; ETOOMANYREFS: a bounded wait for the reader, *waited_us, from
- * 0, adding up the naps of one record), else 0.
+ * POLLOUT, unless the socket is blocking with SO_SNDTIMEO set; ETOOMANYREFS:
+ * a bounded wait for the reader, *waited_us, from 0, adding up the naps of
+ * one record), else 0.
  */
 int frame_send_wait(int sock, long *waited_us);
 

@@ -56,6 +56,11 @@ struct fdmap {
 	size_t nexposed;
 };
 
+/*
+ * Async-signal-safe: a close-on-exec copy of fd at or above min; EMFILE
+ * (not fcntl's EINVAL) when min is at or over RLIMIT_NOFILE.
+ */
+int fdmap_dup_above(int fd, int min);
 /* EBADF when a source is not open. */
 int fdmap_init(struct fdmap *m, const struct fdshare_pass *fds, size_t n);
 /* Async-signal-safe. */

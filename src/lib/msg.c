@@ -56,7 +56,8 @@ static void sleep_us(long us)
 
 /*
  * After a failed send: 1 when another try is worth it.  A non-blocking
- * socket is waited for.  A sender over its in-flight descriptor quota
+ * socket is waited for; a blocking one's EAGAIN is its SO_SNDTIMEO, which
+ * holds.  A sender over its in-flight descriptor quota
  * (ETOOMANYREFS, RLIMIT_NOFILE for an unprivileged user) naps while the
  * reader takes some: 20 us first, a quarter more each time up to 1 ms, in
  * all at most TOOMANYREFS_WAIT_US for one record.
@@ -66,7 +67,7 @@ int frame_send_wait(int sock, long *waited_us)
 	long nap;
 
 	if (errno == EAGAIN)
-		return wait_for(sock, POLLOUT) == 0;
+		return wait_again(sock, POLLOUT) == 0;
 	if (errno != ETOOMANYREFS || *waited_us >= TOOMANYREFS_WAIT_US)
 		return 0;
 	nap = *waited_us / 4;

@@ -131,7 +131,7 @@ static ssize_t read_ahead(struct fdshare_reader *r, size_t max)
 	                      .iov_len = r->cap - r->end < max ? r->cap - r->end : max };
 	while ((n = fds_recvmsg(r->sock, &iov, 1, fds, FDSHARE_MAX_FDS, &got,
 	                        MSG_CMSG_CLOEXEC)) < 0)
-		if (errno != EAGAIN || wait_for(r->sock, POLLIN) < 0)
+		if (errno != EAGAIN || wait_again(r->sock, POLLIN) < 0)
 			return -1;
 	r->end += (size_t)n;
 	if (got > 0) {

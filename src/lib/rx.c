@@ -3,10 +3,12 @@
  * descriptors on any of them (docs/protocol.md, section 1.4).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include "internal.h"
 #include "rx.h"
@@ -20,6 +22,36 @@ int wait_for(int sock, short events)
 		r = poll(&p, 1, -1);
 	while (r < 0 && errno == EINTR);
 	return r < 0 ? -1 : 0;
+}
+
+/* Whether sock, blocking, has the timeout that bounds waits for events. */
+static int has_timeout(int sock, short events)
+{
+	struct timeval tv = { 0 };
+	socklen_t len = sizeof tv;
+
+	if (getsockopt(sock, SOL_SOCKET, events & POLLOUT ? SO_SNDTIMEO : SO_RCVTIMEO,
+	               &tv, &len) < 0)
+		return -1;
+	return tv.tv_sec != 0 || tv.tv_usec != 0;
+}
+
+int wait_again(int sock, short events)
+{
+	int fl = fcntl(sock, F_GETFL), timed;
+
+	if (fl < 0)
+		return -1;
+	if (!(fl & O_NONBLOCK)) {
+		timed = has_timeout(sock, events);
+		if (timed < 0)
+			return -1;
+		if (timed) {
+			errno = EAGAIN;
+			return -1;
+		}
+	}
+	return wait_for(sock, events);
 }
 
 /* Room for cap fds in all; the frame's own count once its header is read. */
@@ -70,7 +102,7 @@ ssize_t rx_once(struct rx *rx, void *buf, size_t len)
 			break;
 		if (errno == EMSGSIZE)
 			errno = EPROTO; /* a record longer than the frame says */
-		if (errno != EAGAIN || wait_for(rx->sock, POLLIN) < 0)
+		if (errno != EAGAIN || wait_again(rx->sock, POLLIN) < 0)
 			return -1;
 	}
 	if (rx_keep(rx, fds, got) < 0)

@@ -22,6 +22,13 @@ struct rx {
 
 /* Block in poll(2) until sock is ready for events (EINTR retried). */
 int wait_for(int sock, short events);
+/*
+ * After a call on sock failed with EAGAIN: 0 once sock is ready for
+ * events; but -1 with EAGAIN when sock is blocking with SO_RCVTIMEO (or,
+ * for POLLOUT, SO_SNDTIMEO) set: that timeout ran out, and the bound the
+ * caller set holds.
+ */
+int wait_again(int sock, short events);
 
 /* Keep n more fds for the frame; over its count: all closed, EPROTO. */
 int rx_keep(struct rx *rx, const int *fds, size_t n);

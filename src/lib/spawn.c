@@ -149,7 +149,7 @@ _Noreturn static void child_exec(struct launch *l, char *const argv[], int errfd
 	reset_handlers();
 	env_set_self(&l->env);
 	/* errfd may sit at a target: move it above them all. */
-	high = fcntl(errfd, F_DUPFD_CLOEXEC, LISTEN_START + (int)l->map.n);
+	high = fdmap_dup_above(errfd, LISTEN_START + (int)l->map.n);
 	if (high >= 0) {
 		errfd = high;
 		if (fdmap_apply(&l->map) == 0) {
