@@ -324,6 +324,20 @@ TEST(fds_without_a_header)
 	expect_rejected(SOCK_STREAM, "x", 1, 1, EPROTO); /* cut header */
 }
 
+TEST(datagram_socket_is_eprototype_and_nothing_is_read)
+{
+	struct fdshare_msg m;
+	int sv[2];
+	char c;
+
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv), 0);
+	CHECK_EQ(fdshare_msg_send(sv[0], 1, "x", 1, NULL, 0), 0);
+	CHECK_ERR(fdshare_msg_recv(sv[1], &m), EPROTOTYPE);
+	CHECK(m.fds == NULL && m.data == NULL);
+	CHECK(recv(sv[1], &c, 1, MSG_DONTWAIT) == 1); /* the datagram is still there */
+	close2(sv);
+}
+
 TEST(fds_not_matching_the_header)
 {
 	unsigned char h[20];

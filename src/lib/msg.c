@@ -151,6 +151,10 @@ API int fdshare_msg_recv(int sock, struct fdshare_msg *msg)
 	memset(msg, 0, sizeof *msg);
 	if (getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &tl) < 0)
 		return -1;
+	if (type != SOCK_STREAM && type != SOCK_SEQPACKET) {
+		errno = EPROTOTYPE;
+		return -1;
+	}
 	return rx_frame(sock, type == SOCK_SEQPACKET, msg);
 }
 
