@@ -321,11 +321,13 @@ const char *fdshare_kind_name(int kind);
  * (else EINVAL, before anything is sent).  A call on several names is all
  * or nothing; on failure fdshare_holder_errindex tells which name failed.
  * Errors: ENOENT no such name, EBUSY name taken (store without REPLACE or
- * APPEND), EACCES refused by the holder's rules, EDQUOT the uid's quota,
- * EMFILE the holder's --max-fds, ENFILE the holder is out of descriptors,
- * EMSGSIZE request over the holder's size limit, EUSERS too many clients,
- * EINVAL bad name, flags or count, or drop-on-hangup of a fd that cannot
- * be polled, EAGAIN the holder kept answering "moved", ESHUTDOWN stopping.
+ * APPEND), EACCES refused by the holder's rules, EDQUOT the owner's quota
+ * (an APPEND counts for the entry's owner), EMFILE the holder's --max-fds,
+ * ENFILE the holder is out of descriptors, EMSGSIZE request over the
+ * holder's size limit or a fetch of more than FDSHARE_MSG_MAX_FDS fds in
+ * all, EUSERS too many clients, EINVAL bad name, flags or count, an APPEND
+ * past FDSHARE_MSG_MAX_FDS fds in the entry, or drop-on-hangup of a fd
+ * that cannot be polled, EAGAIN the holder kept answering "moved", ESHUTDOWN stopping.
  *
  * fdshare_store: nfds >= 1 fds under name; ttl_ms 0: kept until removed.
  * Flags FDSHARE_HOLD_*: REPLACE swaps an existing entry atomically, APPEND

@@ -84,6 +84,8 @@ struct hreq {
 uint32_t hreq_decode(uint32_t type, const unsigned char *p, size_t len,
                      size_t nfds, struct hreq *req);
 void hreq_free(struct hreq *req);
+/* The index of an item whose name an earlier one has, or -1; -2: ENOMEM. */
+long hreq_duplicate(const struct hreq *req);
 
 /* ---- rules.c: the --rules file (pure parser) ---- */
 #define OP_STORE 0x1u
@@ -150,6 +152,7 @@ int store_heap_add(struct store *s, struct entry *e);
 void store_heap_del(struct store *s, struct entry *e);
 struct entry *store_heap_top(struct store *s);
 struct entry *entry_new(const char *name, size_t n);
+int64_t store_expiry(int64_t now, uint64_t ttl_ms); /* 0: never */
 void store_free(struct store *s); /* frees entries and closes their fds */
 
 /* ---- conn.c: one client ---- */

@@ -199,7 +199,7 @@ static struct entry *restored(const struct hitem *it, const int *fds, int64_t no
 	e->owner = (uid_t)it->owner;
 	e->flags = it->flags & HP_F_DROP_ON_HANGUP;
 	e->created = now - (int64_t)(it->age_ms > (uint64_t)INT32_MAX * 1000 ? 0 : it->age_ms);
-	e->expires = it->ttl_ms ? now + (int64_t)it->ttl_ms : 0;
+	e->expires = store_expiry(now, it->ttl_ms);
 	return e;
 }
 
@@ -225,8 +225,13 @@ int ops_restore_items(struct holder *h, const struct hreq *req, int *fds,
 {
 	int64_t now = mono_ms();
 	size_t nttl = 0;
+	long dup = hreq_duplicate(req);
 
 	(void)who;
+	if (dup != -1) { /* two entries of one name: one unreachable */
+		*bad = dup < 0 ? 0 : (uint32_t)dup;
+		return dup < 0 ? HP_ENOMEM : HP_EINVAL;
+	}
 	for (size_t i = 0; i < req->n; i++) {
 		*bad = (uint32_t)i;
 		if (store_get(&h->store, req->items[i].name, req->items[i].namelen))

@@ -212,8 +212,11 @@ static uint32_t fdstore(struct holder *h, const struct fdshare_peer *p, const ch
 		return HP_OK;
 	if (h->store.fds + h->claimed + *n > h->cf.max_fds)
 		return HP_EMFILE;
-	if (store_uid_fds(&h->store, p->uid) + *n > h->cf.quota)
+	/* The fds are the entry owner's, whoever sends them. */
+	if (store_uid_fds(&h->store, e ? e->owner : p->uid) + *n > h->cf.quota)
 		return HP_EDQUOT;
+	if (e && e->nfds + *n > FDSHARE_MSG_MAX_FDS) /* one frame takes it out */
+		return HP_EMSGSIZE;
 	if ((e ? append(h, e, fds, *n) : create(h, p->uid, name, flags, fds, *n)) < 0)
 		return HP_ENOMEM;
 	return HP_OK;
@@ -231,7 +234,8 @@ static void on_fdstore(struct holder *h, const struct fdshare_peer *p, struct no
 		hlog(h, "notify pid %d uid %u: FDSTORE=1 '%s' refused, %zu fd%s closed: %s",
 		     (int)p->pid, (unsigned)p->uid, name, r->nfds, r->nfds == 1 ? "" : "s",
 		     code == HP_EINVAL ? "FDPOLL differs from the entry's" :
-		     strerror(hp_errno(code)));
+		     code == HP_EMSGSIZE ? "the entry would hold more fds than a frame "
+		     "carries" : strerror(hp_errno(code)));
 	} else if (h->cf.verbose) {
 		hlog(h, "notify pid %d uid %u: FDSTORE=1 '%s': %zu fd%s kept, %zu duplicate%s "
 		     "closed", (int)p->pid, (unsigned)p->uid, name, n, n == 1 ? "" : "s",

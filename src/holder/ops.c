@@ -83,41 +83,10 @@ void expiry_run(struct holder *h, int64_t now)
 		entry_drop(h, e, "expired");
 }
 
-static int name_cmp(const void *a, const void *b)
-{
-	const struct hitem *x = *(const struct hitem *const *)a;
-	const struct hitem *y = *(const struct hitem *const *)b;
-
-	if (x->namelen != y->namelen)
-		return x->namelen < y->namelen ? -1 : 1;
-	return memcmp(x->name, y->name, x->namelen);
-}
-
-/* Index of an item whose name came before in the batch, or -1; -2: no memory. */
-static long duplicate(const struct hreq *req)
-{
-	const struct hitem **v;
-	long dup = -1;
-
-	if (req->n < 2)
-		return -1;
-	v = malloc(req->n * sizeof *v);
-	if (v == NULL)
-		return -2;
-	for (size_t i = 0; i < req->n; i++)
-		v[i] = &req->items[i];
-	qsort(v, req->n, sizeof *v, name_cmp);
-	for (size_t i = 1; i < req->n && dup < 0; i++)
-		if (name_cmp(&v[i - 1], &v[i]) == 0)
-			dup = v[i] - req->items;
-	free(v);
-	return dup;
-}
-
 /* ---- STORE ---- */
 
 static uint32_t store_check(struct holder *h, struct conn *c, const struct hitem *it,
-                            struct entry *e, size_t freed[2])
+                            struct entry *e, size_t *freed)
 {
 	if (e == NULL)
 		return acl_allows(h, c, OP_STORE, NULL, it->name, it->namelen) ?
@@ -129,11 +98,11 @@ static uint32_t store_check(struct holder *h, struct conn *c, const struct hitem
 	if ((it->flags & HP_F_DROP_ON_HANGUP) != (e->flags & HP_F_DROP_ON_HANGUP) &&
 	    (it->flags & HP_F_APPEND))
 		return HP_EINVAL;
-	if (it->flags & HP_F_REPLACE) {
-		freed[0] += e->nfds;
-		if (e->owner == c->peer.uid)
-			freed[1] += e->nfds;
-	}
+	/* An entry goes out in one frame (a FETCH, a DUMP): no more fds. */
+	if ((it->flags & HP_F_APPEND) && e->nfds + it->nfds > FDSHARE_MSG_MAX_FDS)
+		return HP_EINVAL;
+	if (it->flags & HP_F_REPLACE)
+		*freed += e->nfds;
 	return HP_OK;
 }
 
@@ -162,7 +131,7 @@ static struct entry *store_prepare(const struct hitem *it, struct entry *old, ui
 	e->owner = uid;
 	e->flags = it->flags & HP_F_DROP_ON_HANGUP;
 	e->created = now;
-	e->expires = it->ttl_ms ? now + (int64_t)it->ttl_ms : 0;
+	e->expires = store_expiry(now, it->ttl_ms);
 	return e;
 }
 
@@ -176,7 +145,7 @@ static void store_commit(struct holder *h, const struct hitem *it, struct entry 
 		memcpy(e->fds + from, fds + it->fd_off, it->nfds * sizeof(int));
 		e->nfds += it->nfds;
 		if (it->ttl_ms)
-			e->expires = mono_ms() + (int64_t)it->ttl_ms;
+			e->expires = store_expiry(mono_ms(), it->ttl_ms);
 		store_put(&h->store, e);
 		return;
 	}
@@ -240,24 +209,82 @@ static uint32_t watch_all(struct holder *h, const struct hreq *req, struct entry
 	return HP_OK;
 }
 
-/* freed: what the replaced entries give back, in all and of this uid. */
-static uint32_t store_limits(struct holder *h, struct conn *c, size_t nfds,
-                             const size_t freed[2])
+/* freed: what the replaced entries give back. */
+static uint32_t store_limits(struct holder *h, size_t nfds, size_t freed)
 {
-	if (h->store.fds + nfds > h->cf.max_fds + freed[0])
-		return HP_EMFILE;
-	if (store_uid_fds(&h->store, c->peer.uid) + nfds > h->cf.quota + freed[1])
-		return HP_EDQUOT;
-	return HP_OK;
+	return h->store.fds + nfds > h->cf.max_fds + freed ? HP_EMFILE : HP_OK;
+}
+
+/* What a batch adds to, or frees from, one owner uid; from which item. */
+struct charge {
+	uid_t uid;
+	uint32_t item;
+	size_t add, freed;
+};
+
+static int charge_cmp(const void *a, const void *b)
+{
+	const struct charge *x = a, *y = b;
+
+	if (x->uid != y->uid)
+		return x->uid < y->uid ? -1 : 1;
+	return x->item < y->item ? -1 : x->item > y->item;
+}
+
+/*
+ * The --quota of each owner uid: the fds go to the owner of the entry
+ * that holds them (an APPEND adds to the entry's owner, whoever sends
+ * them), and a REPLACE frees the old owner's.  *bad: the first item that
+ * adds to an owner over its quota.
+ */
+static uint32_t quota_check(struct holder *h, struct conn *c, const struct hreq *req,
+                            struct entry **old, uint32_t *bad)
+{
+	struct charge stack[8], *v = stack;
+	uint32_t code = HP_OK;
+	size_t k = 0;
+
+	if (2 * req->n > sizeof stack / sizeof *stack &&
+	    (v = malloc(2 * req->n * sizeof *v)) == NULL)
+		return HP_ENOMEM;
+	for (size_t i = 0; i < req->n; i++) {
+		const struct hitem *it = &req->items[i];
+		int append = old[i] && (it->flags & HP_F_APPEND);
+
+		v[k++] = (struct charge){ append ? old[i]->owner : c->peer.uid,
+		                          (uint32_t)i, it->nfds, 0 };
+		if (old[i] && (it->flags & HP_F_REPLACE))
+			v[k++] = (struct charge){ old[i]->owner, (uint32_t)i, 0,
+			                          old[i]->nfds };
+	}
+	qsort(v, k, sizeof *v, charge_cmp);
+	for (size_t i = 0, j; i < k && code == HP_OK; i = j) {
+		size_t add = 0, freed = 0;
+		uint32_t first = 0;
+
+		for (j = i; j < k && v[j].uid == v[i].uid; j++) {
+			if (v[j].add && add == 0)
+				first = v[j].item;
+			add += v[j].add;
+			freed += v[j].freed;
+		}
+		if (add && store_uid_fds(&h->store, v[i].uid) + add > h->cf.quota + freed) {
+			code = HP_EDQUOT;
+			*bad = first;
+		}
+	}
+	if (v != stack)
+		free(v);
+	return code;
 }
 
 static void op_store(struct holder *h, struct conn *c, const struct hreq *req)
 {
 	struct entry *stack_old[4], *stack_ne[4], **old = stack_old, **ne = stack_ne;
-	size_t freed[2] = { 0, 0 }, nttl = 0;
+	size_t freed = 0, nttl = 0;
 	uint32_t code = HP_OK, bad = 0;
 	int64_t now = mono_ms();
-	long dup = duplicate(req);
+	long dup = hreq_duplicate(req);
 
 	if (dup != -1) {
 		conn_reply_err(h, c, HP_STORE, dup < 0 ? HP_ENOMEM : HP_EINVAL,
@@ -276,12 +303,14 @@ static void op_store(struct holder *h, struct conn *c, const struct hreq *req)
 		const struct hitem *it = &req->items[i];
 
 		old[i] = store_get(&h->store, it->name, it->namelen);
-		code = store_check(h, c, it, old[i], freed);
+		code = store_check(h, c, it, old[i], &freed);
 		bad = (uint32_t)i;
 		nttl += it->ttl_ms != 0;
 	}
 	if (code == HP_OK)
-		code = store_limits(h, c, c->rd.nfds_got, freed);
+		code = store_limits(h, c->rd.nfds_got, freed);
+	if (code == HP_OK)
+		code = quota_check(h, c, req, old, &bad);
 	for (size_t i = 0; i < req->n && code == HP_OK; i++) {
 		ne[i] = store_prepare(&req->items[i], old[i], c->peer.uid, now);
 		if (ne[i] == NULL) {
@@ -333,9 +362,12 @@ static uint32_t check_items(struct holder *h, struct conn *c, const struct hreq 
 		if (!acl_allows(h, c, op, ev[i], it->name, it->namelen))
 			return HP_EACCES;
 		*nfds += ev[i]->nfds;
+		/* The reply is one frame: no more fds than a frame carries. */
+		if (req->type == HP_FETCH && *nfds > FDSHARE_MSG_MAX_FDS)
+			return HP_EMSGSIZE;
 	}
 	if (*removes) {
-		long dup = duplicate(req);
+		long dup = hreq_duplicate(req);
 
 		if (dup != -1) {
 			*bad = dup < 0 ? 0 : (uint32_t)dup;

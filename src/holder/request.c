@@ -16,6 +16,37 @@ void hreq_free(struct hreq *req)
 	req->n = 0;
 }
 
+static int name_cmp(const void *a, const void *b)
+{
+	const struct hitem *x = *(const struct hitem *const *)a;
+	const struct hitem *y = *(const struct hitem *const *)b;
+
+	if (x->namelen != y->namelen)
+		return x->namelen < y->namelen ? -1 : 1;
+	return memcmp(x->name, y->name, x->namelen);
+}
+
+/* Index of an item whose name came before in the batch, or -1; -2: no memory. */
+long hreq_duplicate(const struct hreq *req)
+{
+	const struct hitem **v;
+	long dup = -1;
+
+	if (req->n < 2)
+		return -1;
+	v = malloc(req->n * sizeof *v);
+	if (v == NULL)
+		return -2;
+	for (size_t i = 0; i < req->n; i++)
+		v[i] = &req->items[i];
+	qsort(v, req->n, sizeof *v, name_cmp);
+	for (size_t i = 1; i < req->n && dup < 0; i++)
+		if (name_cmp(&v[i - 1], &v[i]) == 0)
+			dup = v[i] - req->items;
+	free(v);
+	return dup;
+}
+
 static int items_alloc(struct hreq *req, size_t n)
 {
 	req->n = n;

@@ -46,6 +46,17 @@ struct entry *entry_new(const char *name, size_t n)
 	return e;
 }
 
+/* When an entry of this TTL expires (0: never); a TTL past the clock's
+ * range never comes, rather than wrapping round to the past. */
+int64_t store_expiry(int64_t now, uint64_t ttl_ms)
+{
+	if (ttl_ms == 0)
+		return 0;
+	if (ttl_ms > (uint64_t)(INT64_MAX - now))
+		return INT64_MAX;
+	return now + (int64_t)ttl_ms;
+}
+
 struct entry *store_get(struct store *s, const char *name, size_t n)
 {
 	struct entry *e = s->tab[hash(name, n) & (s->size - 1)];
