@@ -148,26 +148,45 @@ t_stale_replaced() {
 	no_socket
 }
 
-# recv_send_status CMD: recv's exit status (via run) when one send comes.
-recv_send_status() {
-	run "$1" sh -c '
-		"$0" recv --timeout 10 "$1" -- "$2" & pid=$!
-		i=0
-		until "$0" ls $pid | grep -q LISTEN || [ $i -ge 50 ]; do sleep 0.1; i=$((i + 1)); done
-		"$0" send "$1" 0 </dev/null
-		wait $pid' "$FDSHARE" "$S" "$2"
-}
-
+# A CMD that cannot be run is known before recv listens: no sender's
+# descriptors are taken for nothing.
 t_cmd_not_runnable() {
 	printf 'echo hi\n' >"$T/noexec"
-	recv_send_status 127 no-such-command-fdshare || return 1
+	run 127 "$FDSHARE" recv --timeout 10 "$S" -- no-such-command-fdshare || return 1
 	err_is "^fdshare: recv: cannot run 'no-such-command-fdshare': No such file or directory \(.+\)$" ||
 		return 1
 	no_socket || return 1
-	recv_send_status 126 "$T/noexec" || return 1
+	run 126 "$FDSHARE" recv --timeout 10 "$S" -- "$T/noexec" || return 1
 	err_is "^fdshare: recv: cannot run '.*noexec': Permission denied \(.+\)$" || return 1
 	no_socket || return 1
 	rm -f "$T/noexec"
+}
+
+# A sender whose message stops half way is dropped after 10 s without a
+# byte; recv takes the next sender's.
+PY_STALLER='
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+s.send(b"FDSH")  # the first bytes of a header, then nothing
+time.sleep(30)
+'
+
+t_stalled_sender() {
+	local staller
+	[ -n "$PY" ] || { WHY="no /usr/bin/python3"; return 77; }
+	recv_bg --timeout 40 "$S" -- sh -c 'echo "$LISTEN_FDNAMES"' || return 1
+	bg "$PY" -c "$PY_STALLER" "$S"
+	staller=$BGPID
+	sleep 0.5
+	"$FDSHARE" send "$S" 0=after </dev/null 2>"$T/err" ||
+		{ WHY="send failed: $(cat "$T/err"); recv: $(cat "$T/rerr")"; stop "$RECV"; stop "$staller"; return 1; }
+	stop "$staller"
+	recv_done || return 1
+	[ "$(cat "$T/rout")" = after ] || { WHY="names '$(cat "$T/rout")'"; return 1; }
+	grep -q "its message stalled" "$T/rerr" ||
+		{ WHY="recv did not log the stalled sender: $(cat "$T/rerr")"; return 1; }
+	no_socket
 }
 
 t_usage_errors() {
@@ -250,5 +269,6 @@ run_case signals t_signals
 run_case refuse_replace t_refuse_replace
 run_case stale_replaced t_stale_replaced
 run_case cmd_not_runnable t_cmd_not_runnable
+run_case stalled_sender t_stalled_sender
 run_case usage_errors t_usage_errors
 run_case operational_errors t_operational_errors

@@ -314,10 +314,10 @@ t_holder() {
 		stop "$HOLDER"
 		return 1
 	fi
-	fail "the holder's 'web' is a stream socket \(IPv4\) bound to '127.0.0.1:[0-9]+', not udp:127.0.0.1:0=web \(remove it with 'fdshare remove web', or give another NAME\)$" \
+	fail "the holder's 'web' is a stream socket \(IPv4\) bound to '127.0.0.1:[0-9]+', not udp:127.0.0.1:0=web: File exists \(remove it with 'fdshare remove web', or give another NAME\)$" \
 		--holder --socket "$H" udp:127.0.0.1:0=web -- true || { stop "$HOLDER"; return 1; }
 	"$FDSHARE" store --socket "$H" --append "unix-$T/hs" 0 </dev/null
-	fail "the holder keeps 2 descriptors under 'unix-$T/hs', not one socket" \
+	fail "the holder keeps 2 descriptors under 'unix-$T/hs', not one socket: File exists \(remove them with 'fdshare remove unix-$T/hs', or give another NAME\)$" \
 		--holder --socket "$H" unix:$T/hs -- true || { stop "$HOLDER"; return 1; }
 	stop "$HOLDER"
 	rm -f "$T/rep" "$T/hs" "$H"

@@ -34,6 +34,8 @@ static int parse_numbers(const char *cmd, const struct act_opts *o, struct activ
 	}
 	if (o->socket && !o->holder)
 		return cli_usage(cmd, "--socket names the holder: it goes with --holder");
+	if (o->socket)
+		return cli_socket_opt(cmd, "--socket", o->socket);
 	return 0;
 }
 
@@ -102,7 +104,7 @@ static int fetch_one(const char *cmd, struct activation *act, size_t i,
                      struct fdshare_holder *h)
 {
 	const struct addr *a = &act->addrs[i];
-	char what[600], is[400];
+	char what[800], is[400], hint[340];
 	size_t n;
 	int *fds, m;
 
@@ -116,10 +118,11 @@ static int fetch_one(const char *cmd, struct activation *act, size_t i,
 		for (size_t k = 0; k < n; k++)
 			close(fds[k]);
 		free(fds);
-		cli_log(cmd, "the holder keeps %zu descriptors under '%s', not one socket "
-		        "(remove them with 'fdshare remove %s', or give another NAME)",
-		        n, a->name, a->name);
-		return 1;
+		snprintf(what, sizeof what, "the holder keeps %zu descriptors under '%s', "
+		         "not one socket", n, a->name);
+		snprintf(hint, sizeof hint, "remove them with 'fdshare remove %s', or give "
+		         "another NAME", a->name);
+		return cli_fail(cmd, what, EEXIST, hint);
 	}
 	act->fds[i] = fds[0];
 	free(fds);
@@ -130,9 +133,11 @@ static int fetch_one(const char *cmd, struct activation *act, size_t i,
 		snprintf(what, sizeof what, "cannot examine the holder's '%s'", a->name);
 		return cli_fail(cmd, what, errno, "see fdshare(1)");
 	}
-	cli_log(cmd, "the holder's '%s' is %s, not %s (remove it with "
-	        "'fdshare remove %s', or give another NAME)", a->name, is, act->args[i], a->name);
-	return 1;
+	snprintf(what, sizeof what, "the holder's '%s' is %s, not %s", a->name, is,
+	         act->args[i]);
+	snprintf(hint, sizeof hint, "remove it with 'fdshare remove %s', or give another "
+	         "NAME", a->name);
+	return cli_fail(cmd, what, EEXIST, hint);
 }
 
 static int hold_one(const char *cmd, struct activation *act, size_t i,

@@ -53,6 +53,10 @@ int cli_uint(const char *cmd, const char *what, const char *s, unsigned int max,
 /* A socket path that fits a sockaddr_un, or a usage error (2). */
 int cli_sockaddr(const char *cmd, const char *path, struct sockaddr_un *sun);
 
+/* The value of a socket path option (--socket): 0, or a usage error (2)
+ * for an empty path or one that no sockaddr_un holds. */
+int cli_socket_opt(const char *cmd, const char *opt, const char *path);
+
 /*
  * "fdshare: CMD: cannot create PATH: strerror(err) (HINT)" for a socket
  * path that sockpath_check or sockpath_listen (src/lib/sockpath.h) refused
@@ -69,6 +73,12 @@ int cli_exec(const char *cmd, char **argv, const struct fdshare_pass *fds,
              size_t nfds);
 /* The error line of a failed exec; 127 for ENOENT, else 126. */
 int cli_exec_failed(const char *cmd, const char *what, int err);
+/*
+ * Before taking descriptors that running argv is for (fetch --remove, a
+ * sender's message): 0 when argv[0] can be run now, else what cli_exec
+ * would say and return (126, 127).
+ */
+int cli_cmd_runnable(const char *cmd, char *const *argv);
 
 /*
  * "fdshare send" to "fdshare recv" (docs/protocol.md, section 2): one frame

@@ -28,7 +28,9 @@ static const char demo_help[] =
 "  3. pidfd_getfd from a process that does not cooperate\n"
 "  4. reopening /proc/PID/fd/N: a new open file description\n"
 "  5. what does not work: reopening a socket through /proc (ENXIO)\n"
-"Needs no privileges; cleans up every process and file it made.  Exit 0\n"
+"Needs no privileges; cleans up every process and file it made, in\n"
+"$TMPDIR (an absolute path up to 64 bytes; else /tmp).  Colour only on a\n"
+"terminal, with TERM set and not 'dumb', and NO_COLOR unset.  Exit 0\n"
 "when every step behaved as expected, else 1, naming the step this machine\n"
 "does not allow and why.\n";
 

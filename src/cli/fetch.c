@@ -14,7 +14,9 @@ static const char fetch_help[] =
 "Fetch the descriptors the holder keeps under each NAME, all or none, and\n"
 "run CMD with them at fd 3, 4, ... in order, with LISTEN_FDS, LISTEN_PID\n"
 "and LISTEN_FDNAMES set (a NAME holding three fds is named three times).\n"
-"They are the same open files the holder keeps (shared offsets).\n"
+"They are the same open files the holder keeps (shared offsets).  A NAME\n"
+"with a '\\' is refused (usage error): LISTEN_FDNAMES cannot carry it;\n"
+"a CMD that cannot run is found (126, 127) before anything is fetched.\n"
 "\n"
 "  --socket PATH   the holder's socket (see fdshare-holder(8))\n"
 "  --remove        take them out of the holder\n";
@@ -64,9 +66,18 @@ int cmd_fetch(int argc, char **argv)
 		return cli_usage("fetch", "missing '-- CMD'");
 	if (dash == first)
 		return cli_usage("fetch", "missing NAME");
-	for (int i = first; i < dash; i++)
+	if (sock && (r = cli_socket_opt("fetch", "--socket", sock)) != 0)
+		return r;
+	for (int i = first; i < dash; i++) {
 		if ((r = hcli_name("fetch", argv[i])) != 0)
 			return r;
+		/* checked before anything is fetched, let alone removed */
+		if (strchr(argv[i], '\\'))
+			return cli_usage("fetch", "NAME '%s' has a '\\', which "
+			                 "LISTEN_FDNAMES cannot carry", argv[i]);
+	}
+	if ((r = cli_cmd_runnable("fetch", argv + dash + 1)) != 0)
+		return r; /* nothing fetched, let alone removed */
 	n = (size_t)(dash - first);
 	counts = calloc(n, sizeof *counts);
 	if (counts == NULL)

@@ -95,6 +95,8 @@ static int parse(int argc, char **argv, struct grab_args *a)
 		return cli_usage("grab", "--store keeps the descriptor: no CMD");
 	if (a->socket && !a->store)
 		return cli_usage("grab", "--socket goes with --store");
+	if (a->socket && (rc = cli_socket_opt("grab", "--socket", a->socket)) != 0)
+		return rc;
 	if (a->store && (rc = hcli_name("grab", a->store)) != 0)
 		return rc;
 	return -1;

@@ -24,7 +24,8 @@ static const char holder_help[] =
 "\n"
 "  --socket PATH      default $FDSHARE_SOCKET, else\n"
 "                     $XDG_RUNTIME_DIR/fdshare/holder.sock, else\n"
-"                     /run/fdshare/holder.sock (that directory made private);\n"
+"                     /run/fdshare/holder.sock (for these two, the\n"
+"                     directory is made private);\n"
 "                     a symlink, a file or a live socket there is refused,\n"
 "                     and so is a directory others may write to (unless sticky)\n"
 "  --rules FILE       grants beyond 'owner and root' (reloaded on SIGHUP)\n"
@@ -57,14 +58,19 @@ struct fdshare_holder *hcli_connect(const char *cmd, const char *path)
 	char buf[sizeof ((struct sockaddr_un *)0)->sun_path];
 	struct fdshare_holder *h;
 
-	if (path == NULL && fdshare_holder_path(buf, sizeof buf) == 0)
+	if (path == NULL && fdshare_holder_path(buf, sizeof buf) < 0) {
+		cli_fail(cmd, "cannot make the holder's default socket path", errno,
+		         "$FDSHARE_SOCKET or $XDG_RUNTIME_DIR is too long for a socket "
+		         "address: give --socket PATH");
+		return NULL;
+	}
+	if (path == NULL)
 		path = buf;
 	h = fdshare_holder_connect(path);
 	if (h == NULL) {
 		char what[200];
 
-		snprintf(what, sizeof what, "cannot connect to the holder at %s",
-		         path ? path : "(no path)");
+		snprintf(what, sizeof what, "cannot connect to the holder at %s", path);
 		cli_fail(cmd, what, errno, errno == ENOENT || errno == ECONNREFUSED
 		         ? "start one with 'fdshare holder', or give --socket PATH"
 		         : "check --socket PATH and its permissions");
@@ -191,7 +197,7 @@ static int numbers(const struct holder_args *a, struct config *cf)
 
 		errno = 0;
 		v = strtoul(a->mode, &end, 8);
-		if (errno || *end || a->mode[0] == '\0' || v > 0777)
+		if (errno || *end || a->mode[0] < '0' || a->mode[0] > '7' || v > 0777)
 			return cli_usage("holder", "--mode wants an octal mode such as 0660, got '%s'",
 			                 a->mode);
 		cf->mode = (mode_t)v;
@@ -225,13 +231,20 @@ static int private_dir(const char *path, mode_t sock_mode)
 	                "give --socket PATH in a directory of yours");
 }
 
+/* Whether the default path is $FDSHARE_SOCKET, as fdshare_holder_path takes it. */
+static int from_env(void)
+{
+	const char *env = getenv("FDSHARE_SOCKET");
+
+	return env && *env;
+}
+
 /* A path of its own for the notify socket (no abstract name: it has no mode). */
 static int notify_path(const struct holder_args *a, const char *socket)
 {
-	struct sockaddr_un sun;
 	int r;
 
-	if ((r = cli_sockaddr("holder", a->notify_socket, &sun)) != 0)
+	if ((r = cli_socket_opt("holder", "--notify-socket", a->notify_socket)) != 0)
 		return r;
 	if (a->notify_socket[0] == '@')
 		return cli_usage("holder", "--notify-socket wants a path: an abstract "
@@ -269,9 +282,7 @@ int cmd_holder(int argc, char **argv)
 	if ((r = numbers(&a, &cf)) != 0)
 		return r;
 	if (a.socket) {
-		struct sockaddr_un sun;
-
-		if ((r = cli_sockaddr("holder", a.socket, &sun)) != 0)
+		if ((r = cli_socket_opt("holder", "--socket", a.socket)) != 0)
 			return r;
 		cf.socket = a.socket;
 	} else if (fdshare_holder_path(path, sizeof path) < 0) {
@@ -279,7 +290,8 @@ int cmd_holder(int argc, char **argv)
 		                "give --socket PATH");
 	} else {
 		cf.socket = path;
-		if (private_dir(path, cf.mode) != 0)
+		/* $FDSHARE_SOCKET is taken as --socket: no directory made for it */
+		if (!from_env() && private_dir(path, cf.mode) != 0)
 			return 1;
 	}
 	if (a.notify_socket && (r = notify_path(&a, cf.socket)) != 0)

@@ -98,6 +98,8 @@ int cmd_list(int argc, char **argv)
 		return cli_usage("list", "unexpected operand '%s'", argv[first + 1]);
 	if (first < argc && (r = hcli_name("list", argv[first])) != 0)
 		return r;
+	if (sock && (r = cli_socket_opt("list", "--socket", sock)) != 0)
+		return r;
 	h = hcli_connect("list", sock);
 	if (h == NULL)
 		return 1;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,7 +25,9 @@ static const char recv_help[] =
 "is an error, and so is a directory others may write to (unless sticky).\n"
 "\n"
 "SOCKET has mode 0600, and a sender whose uid is neither ours nor root is\n"
-"refused (logged on stderr; recv keeps waiting).\n"
+"refused (logged on stderr; recv keeps waiting), and so is one that sends\n"
+"nothing for 10 s before its message is whole.  A CMD that cannot run is\n"
+"found (126, 127) before SOCKET is made.\n"
 "\n"
 "  --timeout SEC  give up after SEC seconds without a sender (exit 1)\n"
 "  --any-user     create SOCKET with mode 0666 and accept every uid\n";
@@ -155,6 +158,14 @@ static int names_ok(const struct fdshare_msg *m)
 	return count == m->nfds;
 }
 
+/* A read on conn that waits ms without a byte fails (EAGAIN). */
+static int bound_reads(int conn, long ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = ms % 1000 * 1000 };
+
+	return setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
 /* One sender: 1 with its message taken, 0 when refused (logged). */
 static int take_sender(int conn, int any_user, long long deadline,
                        struct fdshare_msg *msg)
@@ -175,7 +186,7 @@ static int take_sender(int conn, int any_user, long long deadline,
 		return 0;
 	}
 	r = wait_readable(conn, deadline, SENDER_WAIT_MS);
-	if (r <= 0) {
+	if (r <= 0 || bound_reads(conn, SENDER_WAIT_MS) < 0) {
 		cli_log("recv", "dropped sender pid %d: no message in time; still waiting",
 		        (int)peer.pid);
 		return 0;
@@ -183,7 +194,8 @@ static int take_sender(int conn, int any_user, long long deadline,
 	r = fdshare_msg_recv(conn, msg);
 	if (r <= 0) {
 		cli_log("recv", "dropped sender pid %d: %s; still waiting", (int)peer.pid,
-		        r < 0 ? strerror(errno) : "it closed without a message");
+		        r < 0 && errno == EAGAIN ? "its message stalled"
+		        : r < 0 ? strerror(errno) : "it closed without a message");
 		return 0;
 	}
 	if (!names_ok(msg)) {
@@ -274,6 +286,8 @@ int cmd_recv(int argc, char **argv)
 		                 ? "expected '--' before CMD" : "missing '-- CMD'");
 	if (first + 2 >= argc)
 		return cli_usage("recv", "missing CMD after '--'");
+	if ((rc = cli_cmd_runnable("recv", argv + first + 2)) != 0)
+		return rc; /* before a sender's descriptors are taken */
 	if (timeout)
 		deadline = mono_ms() + 1000LL * sec;
 	catch_signals();

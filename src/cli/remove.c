@@ -24,6 +24,8 @@ int cmd_remove(int argc, char **argv)
 		return r;
 	if (first >= argc)
 		return cli_usage("remove", "missing NAME");
+	if (sock && (r = cli_socket_opt("remove", "--socket", sock)) != 0)
+		return r;
 	for (int i = first; i < argc; i++)
 		if ((r = hcli_name("remove", argv[i])) != 0)
 			return r;

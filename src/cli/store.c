@@ -44,6 +44,8 @@ int cmd_store(int argc, char **argv)
 		return cli_usage("store", "unexpected operand '%s'", argv[first + 2]);
 	if (replace && append)
 		return cli_usage("store", "--replace and --append exclude each other");
+	if (sock && (r = cli_socket_opt("store", "--socket", sock)) != 0)
+		return r;
 	if (ttl && (r = cli_uint("store", "--ttl", ttl, INT_MAX / 1000, &sec)) != 0)
 		return r;
 	if ((r = hcli_name("store", argv[first])) != 0)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "../lib/launch.h"
 #include "../lib/sockpath.h"
 
 extern char **environ;
@@ -161,6 +162,19 @@ int cli_sockaddr(const char *cmd, const char *path, struct sockaddr_un *sun)
 	return 0;
 }
 
+int cli_socket_opt(const char *cmd, const char *opt, const char *path)
+{
+	size_t len = strlen(path);
+
+	if (len == 0)
+		return cli_usage(cmd, "%s wants a socket path, got ''", opt);
+	if (len >= sizeof ((struct sockaddr_un *)0)->sun_path)
+		return cli_usage(cmd, "%s PATH is %zu bytes, more than the %zu a Unix "
+		                 "socket address holds", opt, len,
+		                 sizeof ((struct sockaddr_un *)0)->sun_path - 1);
+	return 0;
+}
+
 static const char *sockpath_hint(int failed, int err)
 {
 	if (failed == SP_DIR)
@@ -203,6 +217,18 @@ int cli_exec_failed(const char *cmd, const char *what, int err)
 	}
 	cli_fail(cmd, what, err, "check that it is an executable program");
 	return 126;
+}
+
+int cli_cmd_runnable(const char *cmd, char *const *argv)
+{
+	char what[64], *path = launch_find_program(argv[0]);
+
+	if (path) {
+		free(path);
+		return 0;
+	}
+	snprintf(what, sizeof what, "cannot run '%.40s'", argv[0]);
+	return cli_exec_failed(cmd, what, errno);
 }
 
 int cli_exec(const char *cmd, char **argv, const struct fdshare_pass *fds,

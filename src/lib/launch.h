@@ -37,6 +37,13 @@ int env_build(struct launch_env *e, char *const envp[],
 void env_set_self(struct launch_env *e);
 void env_free(struct launch_env *e);
 
+/*
+ * file as execvp finds it (malloc'd): as it is when it holds a '/', else
+ * the first runnable file in PATH; NULL with execve's errno (ENOENT,
+ * EACCES, ...) when there is none.
+ */
+char *launch_find_program(const char *file);
+
 /* Async-signal-safe: the inode number of a pidfd of this process (pidfs). */
 int self_pidfd_id(uint64_t *id);
 

@@ -57,7 +57,7 @@ static char *path_join(const char *dir, size_t dlen, const char *file)
  * directory), going past EACCES, ENOENT and the like; EACCES at the end
  * when one was seen.
  */
-static char *find_program(const char *file)
+char *launch_find_program(const char *file)
 {
 	const char *dirs = getenv("PATH"), *p, *end;
 	int seen_eacces = 0;
@@ -117,7 +117,7 @@ static int launch_prepare(struct launch *l, char *const argv[], char *const envp
 	if (fdmap_init(&l->map, fds, nfds) < 0)
 		return -1;
 	if (env_build(&l->env, envp, fds, nfds) < 0 ||
-	    (l->path = find_program(argv[0])) == NULL) {
+	    (l->path = launch_find_program(argv[0])) == NULL) {
 		launch_free(l);
 		return -1;
 	}
