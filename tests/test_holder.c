@@ -121,6 +121,7 @@ TEST(batches_all_or_nothing)
 	items[1].name = "one";
 	CHECK(fdshare_remove(c, "two") == 0);
 	CHECK_ERR(fdshare_store_many(c, items, 3), EINVAL);
+	CHECK_EQ(fdshare_holder_errindex(c), 1); /* the second of the two */
 	CHECK_EQ(th_list_count(c, NULL), 0);
 	close(p[0]);
 	close(p[1]);

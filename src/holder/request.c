@@ -20,13 +20,16 @@ static int name_cmp(const void *a, const void *b)
 {
 	const struct hitem *x = *(const struct hitem *const *)a;
 	const struct hitem *y = *(const struct hitem *const *)b;
+	int r;
 
 	if (x->namelen != y->namelen)
 		return x->namelen < y->namelen ? -1 : 1;
-	return memcmp(x->name, y->name, x->namelen);
+	r = memcmp(x->name, y->name, x->namelen);
+	/* equal names in batch order, so that the later one is at fault */
+	return r ? r : (x > y) - (x < y);
 }
 
-/* Index of an item whose name came before in the batch, or -1; -2: no memory. */
+/* The first item whose name came before in the batch, or -1; -2: no memory. */
 long hreq_duplicate(const struct hreq *req)
 {
 	const struct hitem **v;
@@ -40,8 +43,10 @@ long hreq_duplicate(const struct hreq *req)
 	for (size_t i = 0; i < req->n; i++)
 		v[i] = &req->items[i];
 	qsort(v, req->n, sizeof *v, name_cmp);
-	for (size_t i = 1; i < req->n && dup < 0; i++)
-		if (name_cmp(&v[i - 1], &v[i]) == 0)
+	for (size_t i = 1; i < req->n; i++)
+		if (v[i - 1]->namelen == v[i]->namelen &&
+		    memcmp(v[i - 1]->name, v[i]->name, v[i]->namelen) == 0 &&
+		    (dup < 0 || v[i] - req->items < dup))
 			dup = v[i] - req->items;
 	free(v);
 	return dup;
