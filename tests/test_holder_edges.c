@@ -5,6 +5,7 @@
  * entry grows; and a holder (a fake one here) that dies mid-reply, sends
  * garbage or more descriptors than its reply says.
  */
+#include <ftw.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -522,4 +523,75 @@ TEST(client_against_a_holder_that_misbehaves)
 	rmdir(dir);
 	close(p[0]);
 	close(p[1]);
+}
+
+#define DEEP_LEVELS 15   /* directories of DEEP_NAME_LEN bytes: a path near 3.8 KB */
+#define DEEP_NAME_LEN 250
+#define BIG_LIST_ENTRIES 18 /* of 253 fds each: their descriptions pass 16 MiB */
+
+/* A file DEEP_LEVELS directories down from dir; its fd, the chain made. */
+static int deep_file(const char *dir)
+{
+	char name[DEEP_NAME_LEN + 1];
+	int at = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd;
+
+	CHECK(at >= 0);
+	memset(name, 'd', DEEP_NAME_LEN);
+	name[DEEP_NAME_LEN] = '\0';
+	for (int i = 0; i < DEEP_LEVELS; i++) {
+		int next;
+
+		CHECK(mkdirat(at, name, 0700) == 0);
+		next = openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		CHECK(next >= 0);
+		close(at);
+		at = next;
+	}
+	fd = openat(at, "f", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	CHECK(fd >= 0);
+	close(at);
+	return fd;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/*
+ * A LIST whose answer would pass a message's 16 MiB: EMSGSIZE, which says
+ * what to do (list by a prefix), not ENOMEM; a prefix then lists.
+ */
+TEST(list_past_one_frame_is_emsgsize)
+{
+	char dir[] = "/tmp/fdshare-deep.XXXXXX";
+	int fds[FDSHARE_MAX_FDS], fd;
+	struct fdshare_holder *c;
+	struct fdshare_list l;
+	struct th a;
+
+	CHECK(mkdtemp(dir) != NULL);
+	fd = deep_file(dir);
+	for (size_t i = 0; i < FDSHARE_MAX_FDS; i++)
+		fds[i] = fd;
+	th_start(&a, NULL);
+	c = th_connect(&a);
+	for (int i = 0; i < BIG_LIST_ENTRIES; i++) {
+		char name[16];
+
+		snprintf(name, sizeof name, "deep%02d", i);
+		CHECK(fdshare_store(c, name, fds, FDSHARE_MAX_FDS, 0, 0) == 0);
+	}
+	CHECK_ERR(fdshare_list(c, NULL, &l), EMSGSIZE);
+	CHECK(fdshare_list(c, "deep01", &l) == 0);
+	CHECK_EQ(l.n, 1);
+	CHECK_EQ(l.v[0].nfds, FDSHARE_MAX_FDS);
+	fdshare_list_free(&l);
+	fdshare_holder_close(c);
+	CHECK_EQ(th_stop(&a), 0);
+	close(fd);
+	CHECK(nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0);
 }

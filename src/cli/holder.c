@@ -99,7 +99,9 @@ static const char *hint(int err)
 		return "the holder has --max-clients connections, or this uid its "
 		       "--max-clients-per-uid: try again later";
 	case EMSGSIZE:
-		return "the request is over the holder's --max-request";
+		return "the request is over the holder's --max-request, or its answer "
+		       "over a message's limits (65536 fds, 16 MiB): ask for fewer "
+		       "names, or list by a PREFIX";
 	case EAGAIN:
 		return "the holder is being replaced: try again";
 	}

@@ -90,8 +90,9 @@ void ops_list(struct holder *h, struct conn *c, const struct hreq *req)
 				put_fdinfo(&o, e->fds[i]);
 		}
 	hp_set32(&o, 8, count);
-	if (o.bad || o.len > FDSHARE_MSG_MAX_LEN ||
-	    conn_reply(h, c, HP_LIST, o.p, o.len, NULL, 0, OUT_OWN) < 0)
+	if (!o.bad && o.len > FDSHARE_MSG_MAX_LEN) /* a reply is one frame */
+		conn_reply_err(h, c, HP_LIST, HP_EMSGSIZE, 0);
+	else if (o.bad || conn_reply(h, c, HP_LIST, o.p, o.len, NULL, 0, OUT_OWN) < 0)
 		conn_reply_err(h, c, HP_LIST, HP_ENOMEM, 0);
 	free(o.p);
 }
