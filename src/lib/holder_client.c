@@ -318,11 +318,11 @@ API int fdshare_store_many(struct fdshare_holder *h,
 		total += it->nfds;
 	}
 	h->errindex = 0;
-	fds = malloc(total * sizeof(int));
-	if (fds == NULL || total > FDSHARE_MSG_MAX_FDS) {
-		free(fds);
+	/* more than one frame carries: EINVAL, whatever malloc would say */
+	fds = total > FDSHARE_MSG_MAX_FDS ? NULL : malloc(total * sizeof(int));
+	if (fds == NULL) {
 		free(o.p);
-		errno = fds ? EINVAL : ENOMEM;
+		errno = total > FDSHARE_MSG_MAX_FDS ? EINVAL : ENOMEM;
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
