@@ -49,6 +49,24 @@ static int distinct_names(const char *cmd, const struct activation *act)
 	return 0;
 }
 
+static int make_one(const char *cmd, struct activation *act, size_t i);
+
+/*
+ * Take each fd:N now, before this process opens anything: a closed N
+ * would otherwise be filled by a descriptor of ours (the holder
+ * connection, run's epoll) and that passed on as N.
+ */
+static int claim_fds(const char *cmd, struct activation *act)
+{
+	for (size_t i = 0; i < act->n; i++) {
+		int r;
+
+		if (act->addrs[i].kind == ADDR_FD && (r = make_one(cmd, act, i)) != 0)
+			return r;
+	}
+	return 0;
+}
+
 int act_parse(const char *cmd, const struct act_opts *o, char **args, size_t n,
               struct activation *act)
 {
@@ -66,10 +84,11 @@ int act_parse(const char *cmd, const struct act_opts *o, char **args, size_t n,
 		act_free(act, 0);
 		return cli_fail(cmd, "out of memory", ENOMEM, "free some memory");
 	}
+	for (size_t i = 0; i < n; i++)
+		act->fds[i] = -1;
 	for (size_t i = 0; i < n; i++) {
 		const char *why;
 
-		act->fds[i] = -1;
 		if (addr_parse(args[i], &act->addrs[i], &why) < 0) {
 			act_free(act, 0);
 			return cli_usage(cmd, "bad ADDR '%s': %s", args[i], why);
@@ -81,6 +100,8 @@ int act_parse(const char *cmd, const struct act_opts *o, char **args, size_t n,
 	}
 	if (o->holder && (r = distinct_names(cmd, act)) != 0)
 		act_free(act, 0);
+	else if ((r = claim_fds(cmd, act)) != 0)
+		act_free(act, 0);
 	return r;
 }
 
@@ -89,6 +110,8 @@ static int make_one(const char *cmd, struct activation *act, size_t i)
 	const char *hint;
 	char what[400];
 
+	if (act->fds[i] >= 0) /* fd:N, claimed by act_parse */
+		return 0;
 	act->fds[i] = addr_open(&act->addrs[i], act->backlog, act->mode, &hint);
 	if (act->fds[i] < 0) {
 		snprintf(what, sizeof what, "cannot %s %s", act->addrs[i].kind == ADDR_FD
@@ -124,6 +147,8 @@ static int fetch_one(const char *cmd, struct activation *act, size_t i,
 		         "another NAME", a->name);
 		return cli_fail(cmd, what, EEXIST, hint);
 	}
+	if (act->fds[i] >= 0) /* fd:N's copy: what the holder keeps wins */
+		close(act->fds[i]);
 	act->fds[i] = fds[0];
 	free(fds);
 	m = addr_matches(a, act->fds[i], is, sizeof is);

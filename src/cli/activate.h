@@ -30,8 +30,10 @@ struct activation {
 };
 
 /*
- * Check the options and parse ADDR operands args[0..n): 0, or a usage
- * error (2) after its message.  With --holder every NAME must also be a
+ * Check the options and parse ADDR operands args[0..n), then take a copy
+ * of each fd:N (before the caller opens anything that could land on a
+ * closed N): 0, a usage error (2) after its message, or 1 after the error
+ * line of an fd:N not open.  With --holder every NAME must also be a
  * holder name, and no two alike.
  */
 int act_parse(const char *cmd, const struct act_opts *o, char **args, size_t n,

@@ -110,8 +110,11 @@ static int parse_unix(const char *rest, struct addr *a, const char **why)
 		*why = "missing PATH";
 		return -1;
 	}
-	if (len >= sizeof a->sa.un.sun_path) {
-		*why = "PATH is longer than the 107 bytes a Unix socket address holds";
+	/* an abstract name takes the place of the path's final NUL: 107 bytes too */
+	if (len > sizeof a->sa.un.sun_path - (rest[0] != '@')) {
+		*why = rest[0] == '@' ? "@NAME is longer than the 107 bytes an abstract "
+		                        "Unix socket address holds"
+		       : "PATH is longer than the 107 bytes a Unix socket address holds";
 		return -1;
 	}
 	memcpy(a->sa.un.sun_path, rest, len);

@@ -81,6 +81,11 @@ int cmd_listen(int argc, char **argv)
 	r = act_parse("listen", &o, argv + first, (size_t)(dash - first), &act);
 	if (r != 0)
 		return r;
+	/* before a socket is made, and above all stored in the holder */
+	if ((r = cli_cmd_runnable("listen", argv + dash + 1)) != 0) {
+		act_free(&act, 0);
+		return r;
+	}
 	if (o.holder && (h = hcli_connect("listen", o.socket)) == NULL) {
 		act_free(&act, 0);
 		return 1;

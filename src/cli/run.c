@@ -255,6 +255,11 @@ int cmd_run(int argc, char **argv)
 	if (e != 0)
 		return e;
 	r.cmd = argv + dash + 1;
+	/* before a socket is made, and above all stored in the holder */
+	if ((e = cli_cmd_runnable("run", r.cmd)) != 0) {
+		act_free(&r.act, 0);
+		return e;
+	}
 	r.wait_ready = o.ready;
 	r.sigfd = r.notifyfd = -1;
 	if (fdstore_init(&r.store, 0) < 0) {
