@@ -293,7 +293,8 @@ struct fdshare_fdinfo {
 	int deleted;            /* the file was unlinked: path is its old name */
 	char path[FDSHARE_PATH_MAX]; /* what /proc/PID/fd/N names, without
 	                                " (deleted)"; "pipe:[123]" for a pipe,
-	                                "anon_inode:[eventfd]", ... */
+	                                "anon_inode:[eventfd]", ...; "" for a
+	                                file deeper than PATH_MAX */
 	struct fdshare_sockinfo sock; /* kind FDSHARE_KIND_SOCKET only */
 };
 

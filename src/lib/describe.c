@@ -183,6 +183,9 @@ static int read_target(pid_t pid, int fd, struct fdshare_fdinfo *info)
 
 	snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)pid, fd);
 	n = readlink(path, link, sizeof link - 1);
+	/* Deeper than the kernel will name (PATH_MAX): the rest still is known. */
+	if (n < 0 && errno == ENAMETOOLONG)
+		return 0;
 	if (n < 0)
 		return errno == ENOENT ? missing(pid) : -1;
 	link[n] = '\0';
