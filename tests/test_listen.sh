@@ -274,7 +274,7 @@ t_file_refused() {
 # A directory others may write to is refused unless it is sticky.
 t_open_dir_refused() {
 	mkdir -m 0777 "$T/pub" && chmod 0777 "$T/pub" || return 1
-	fail "cannot create unix:$T/pub/s: Operation not permitted \(the directory of PATH is writable by others and not sticky.*\)$" \
+	fail "cannot create unix:$T/pub/s: Operation not permitted \(the directory of PATH is another user's, or writable by others and not sticky.*\)$" \
 		unix:$T/pub/s -- true || return 1
 	[ ! -e "$T/pub/s" ] || { WHY="a socket was made"; return 1; }
 	chmod 1777 "$T/pub" || return 1

@@ -261,8 +261,9 @@ static int set_options(const struct addr *a, int s)
 static const char *path_hint(const struct addr *a, const struct sockpath *sp, int err)
 {
 	if (sp->failed == SP_DIR)
-		return err == EPERM ? "the directory of PATH is writable by others and not "
-		       "sticky: use a directory only you can write to" :
+		return err == EPERM ? "the directory of PATH is another user's, or writable "
+		       "by others and not sticky: use a directory only you (or root) can "
+		       "write to" :
 		       err == ENOENT || err == ENOTDIR ? "the directory of PATH does not exist" :
 		       "check the directory's permissions";
 	switch (err) {

@@ -28,6 +28,7 @@ static const char holder_help[] =
 "                     directory is made private);\n"
 "                     a symlink, a file or a live socket there is refused,\n"
 "                     and so is a directory others may write to (unless sticky)\n"
+"                     or another user's (not root's)\n"
 "  --rules FILE       grants beyond 'owner and root' (reloaded on SIGHUP)\n"
 "  --max-fds N        fds held, and announced by requests still arriving\n"
 "                     (default: RLIMIT_NOFILE less a reserve)\n"

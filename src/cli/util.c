@@ -178,8 +178,9 @@ int cli_socket_opt(const char *cmd, const char *opt, const char *path)
 static const char *sockpath_hint(int failed, int err)
 {
 	if (failed == SP_DIR)
-		return err == EPERM ? "its directory is writable by others and not sticky: "
-		       "use a directory only you can write to" :
+		return err == EPERM ? "its directory is another user's, or writable by "
+		       "others and not sticky: use a directory only you (or root) can "
+		       "write to" :
 		       "check the directory exists and can be searched";
 	switch (err) {
 	case ELOOP:

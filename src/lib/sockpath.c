@@ -44,7 +44,11 @@ static const char *split(const char *path, char *dir, size_t size)
 	return name;
 }
 
-/* The directory, opened and checked: writable by others only if sticky. */
+/*
+ * The directory, opened and checked: ours or root's (its owner may always
+ * swap what is in it, sticky or not), and writable by others only if
+ * sticky.
+ */
 static int open_dir(struct sockpath *sp, const char **name)
 {
 	char dir[sizeof sp->path];
@@ -61,7 +65,8 @@ static int open_dir(struct sockpath *sp, const char **name)
 		close_keep_errno(dfd);
 		return fail(sp, SP_DIR, errno);
 	}
-	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
+	if ((st.st_uid != 0 && st.st_uid != geteuid()) ||
+	    ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))) {
 		close(dfd);
 		return fail(sp, SP_DIR, EPERM);
 	}
@@ -71,7 +76,9 @@ static int open_dir(struct sockpath *sp, const char **name)
 /*
  * 0 when nobody listens on path (ECONNREFUSED), else -1 with errno:
  * EADDRINUSE when a socket is bound there, of any type (a stream probe of
- * a datagram or seqpacket socket gets EPROTOTYPE).
+ * a datagram or seqpacket socket gets EPROTOTYPE).  Non-blocking: a
+ * listener whose backlog is full (EAGAIN) would hold a blocking connect
+ * until it accepts, forever if it is stopped.
  */
 static int probe_stale(const char *path)
 {
@@ -80,7 +87,7 @@ static int probe_stale(const char *path)
 
 	if (sockaddr_unix(path, &sun) < 0)
 		return -1;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -1;
 	r = connect(fd, (struct sockaddr *)&sun, sizeof sun);

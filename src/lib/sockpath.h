@@ -3,8 +3,10 @@
  * holder and its --notify-socket, fdshare recv, fdshare listen unix:PATH,
  * unix-dgram:PATH and seqpacket:PATH).
  *
- *   - The path's directory may not be writable by others unless it has
- *     the sticky bit (EPERM): whoever can write there could swap the socket.
+ *   - The path's directory must be ours or root's, and may not be
+ *     writable by others unless it has the sticky bit (EPERM): whoever can
+ *     write there, and its owner even when it is sticky, could swap the
+ *     socket.
  *   - A symbolic link at the path is refused (ELOOP), anything else but a
  *     socket too (EEXIST), and left as it is; a socket someone listens on
  *     or is bound to (of any type) is refused (EADDRINUSE) unless it is
