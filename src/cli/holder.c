@@ -50,7 +50,8 @@ static const char holder_help[] =
 "                     fds to NAME, owned by the sender's uid, dropped on\n"
 "                     hang-up unless FDPOLL=0; FDSTOREREMOVE=1 removes NAME;\n"
 "                     made as --socket is, with its --mode and --group\n"
-"  --ready-fd N       write a newline to fd N once accepting clients\n"
+"  --ready-fd N       write a newline to fd N once accepting clients (N must\n"
+"                     be open; 0-2 are then left on /dev/null)\n"
 "  --takeover         take the state of the holder running on PATH, replace it\n"
 "  -v                 log each operation to stderr\n";
 

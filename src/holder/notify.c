@@ -74,17 +74,6 @@ int hnotify_open(struct holder *h)
 	return 0;
 }
 
-/* Frozen for a takeover, the store may not change: the datagrams wait. */
-void hnotify_pause(struct holder *h, int pause)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &h->notify_kind };
-
-	if (h->nfd < 0 || h->notify_paused == pause)
-		return;
-	if (epoll_ctl(h->epfd, pause ? EPOLL_CTL_DEL : EPOLL_CTL_ADD, h->nfd, &ev) == 0)
-		h->notify_paused = pause;
-}
-
 /* ---- FDSTORE=1 ---- */
 
 struct fileid {
@@ -325,6 +314,64 @@ static int receive(struct holder *h, int max)
 		     (unsigned)rx.uid, why);
 	}
 	return 1;
+}
+
+/* Our socket is still at the path. */
+static int path_ours(struct holder *h)
+{
+	struct stat st;
+
+	return lstat(h->nsp.path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	       st.st_dev == h->nsp.dev && st.st_ino == h->nsp.ino;
+}
+
+/*
+ * Thawing after a takeover that failed: a new holder that renamed its
+ * socket over the path and then died, or gave up and removed it, left
+ * the senders nowhere.  A socket of ours there again, unless a live one
+ * is; what waits in the old one is handled first.
+ */
+static void retake(struct holder *h)
+{
+	gid_t gid = h->cf.have_group ? h->cf.group : (gid_t)-1;
+	struct sockpath sp;
+	int fd;
+
+	if (h->nfd < 0 || path_ours(h))
+		return;
+	if (sockpath_check(&sp, h->cf.notify_socket, 0) < 0) {
+		cli_sockpath_fail("holder", &sp, errno);
+		return;
+	}
+	fd = notify_socket_new();
+	if (fd < 0 || sockpath_bind(&sp, fd, h->cf.mode, gid, -1, SOCKPATH_RENAME) < 0) {
+		if (fd >= 0)
+			cli_sockpath_fail("holder", &sp, errno);
+		close_keep_errno(fd);
+		return;
+	}
+	if (h->state == H_RUN)
+		receive(h, DRAIN_MAX);
+	close(h->nfd); /* paused: not in the epoll set */
+	h->nfd = fd;
+	h->nsp = sp;
+	hlog(h, "--notify-socket %s: taken back", h->cf.notify_socket);
+}
+
+/*
+ * Frozen for a takeover, the store may not change: the datagrams wait.
+ * Thawed, the path leads to us again.
+ */
+void hnotify_pause(struct holder *h, int pause)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &h->notify_kind };
+
+	if (h->nfd < 0 || h->notify_paused == pause)
+		return;
+	if (!pause)
+		retake(h);
+	if (epoll_ctl(h->epfd, pause ? EPOLL_CTL_DEL : EPOLL_CTL_ADD, h->nfd, &ev) == 0)
+		h->notify_paused = pause;
 }
 
 void hnotify_event(struct holder *h)

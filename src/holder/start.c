@@ -159,6 +159,32 @@ static int bind_socket(struct holder *h)
 	return 0;
 }
 
+/*
+ * --ready-fd must be open before the holder opens anything: else its
+ * number goes to one of the holder's own descriptors, which readiness
+ * would then close.
+ */
+static int check_ready_fd(struct holder *h)
+{
+	if (h->cf.ready_fd < 0 || fcntl(h->cf.ready_fd, F_GETFD) >= 0)
+		return 0;
+	hlog(h, "--ready-fd %d: %s", h->cf.ready_fd, strerror(errno));
+	return -1;
+}
+
+/*
+ * Done with the --ready-fd.  Standard error, or a number below it, stays
+ * taken (by /dev/null): a client accepted there would get the log.
+ */
+static void close_ready_fd(int fd)
+{
+	int null = fd <= 2 ? open("/dev/null", O_RDWR | O_CLOEXEC) : -1;
+
+	if (null < 0 || dup2(null, fd) < 0)
+		close(fd);
+	close_keep_errno(null);
+}
+
 static void notify_ready(struct holder *h)
 {
 	const char *ns = getenv("NOTIFY_SOCKET");
@@ -167,7 +193,7 @@ static void notify_ready(struct holder *h)
 	if (h->cf.ready_fd >= 0) {
 		if (write(h->cf.ready_fd, "\n", 1) != 1)
 			hlog(h, "--ready-fd %d: %s", h->cf.ready_fd, strerror(errno));
-		close(h->cf.ready_fd);
+		close_ready_fd(h->cf.ready_fd);
 	}
 	if (ns && (ns[0] == '/' || ns[0] == '@') && sockaddr_unix(ns, &sun) == 0) {
 		int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -184,8 +210,8 @@ static void notify_ready(struct holder *h)
 
 static int setup(struct holder *h, int *oldfd)
 {
-	if (check_socket(h) < 0 || hnotify_check(h) < 0 || raise_nofile(h) < 0 ||
-	    holder_load_rules(h, 1) < 0)
+	if (check_ready_fd(h) < 0 || check_socket(h) < 0 || hnotify_check(h) < 0 ||
+	    raise_nofile(h) < 0 || holder_load_rules(h, 1) < 0)
 		return -1;
 	if (store_init(&h->store) < 0)
 		return -1;
@@ -215,15 +241,17 @@ int holder_start(const struct config *cf)
 	if (setup(&h, &oldfd) == 0) {
 		if (oldfd >= 0)
 			takeover_finish(&h, oldfd);
+		oldfd = -1; /* closed */
 		hlog(&h, "listening on %s (mode %04o)", h.cf.socket, (unsigned)h.cf.mode);
 		notify_ready(&h);
 		rc = holder_run(&h);
 		hlog(&h, "exiting: %zu entries, %zu fds closed", h.store.count,
 		     h.store.fds);
-	} else if (oldfd >= 0) {
-		close(oldfd);
 	}
+	/* The paths go first: the old holder, thawed once oldfd closes,
+	 * takes back whatever we leave at them. */
 	holder_listen_stop(&h);
+	close_keep_errno(oldfd);
 	store_free(&h.store);
 	free(h.uids);
 	rules_free(&h.rules);

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -78,14 +79,52 @@ static int path_taken(struct holder *h)
 	return st.st_dev != h->sp.dev || st.st_ino != h->sp.ino;
 }
 
+/*
+ * The path leads to a socket nobody listens on (the new holder renamed
+ * its own over it, then died): a listening socket of ours there again,
+ * in the epoll set.  Its fd, or -1 (a live holder answers there).
+ */
+static int retake_path(struct holder *h, struct sockpath *sp)
+{
+	struct epoll_event e = { .events = EPOLLIN, .data.ptr = &h->listen_kind };
+	gid_t gid = h->cf.have_group ? h->cf.group : (gid_t)-1;
+	int fd;
+
+	if (sockpath_check(sp, h->cf.socket, 0) < 0)
+		return -1;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -1;
+	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &e) < 0 ||
+	    sockpath_bind(sp, fd, h->cf.mode, gid, 4096, SOCKPATH_RENAME) < 0) {
+		close_keep_errno(fd); /* and out of the epoll set */
+		return -1;
+	}
+	return fd;
+}
+
+/* Serving again: the clients waiting on the old socket, then the new one. */
+static void swap_listener(struct holder *h, int fd, const struct sockpath *sp)
+{
+	while (h->lfd >= 0 && accept_clients(h, 1024))
+		;
+	epoll_ctl(h->epfd, EPOLL_CTL_DEL, h->lfd, NULL);
+	close(h->lfd);
+	h->lfd = fd;
+	h->sp = *sp;
+}
+
 void takeover_abort(struct holder *h, struct conn *c)
 {
+	struct sockpath sp;
+	int fd = -1;
+
 	(void)c;
 	h->moved_by = NULL;
 	if (h->handed_over || h->state != H_MOVED)
 		return;
 	/* TAKEOVER_DONE lost, but the new holder has the path already. */
-	if (path_taken(h)) {
+	if (path_taken(h) && (fd = retake_path(h, &sp)) < 0) {
 		hand_over(h);
 		hlog(h, "the new holder has the path, its connection was lost: "
 		     "handed over; exiting once the %zu clients left are answered",
@@ -93,7 +132,11 @@ void takeover_abort(struct holder *h, struct conn *c)
 		return;
 	}
 	h->state = H_RUN;
-	hnotify_pause(h, 0);
+	if (fd >= 0) {
+		swap_listener(h, fd, &sp);
+		hlog(h, "the new holder left a dead socket at %s: taken back", h->sp.path);
+	}
+	hnotify_pause(h, 0); /* and its path taken back, if need be */
 	hlog(h, "the takeover was abandoned: serving again");
 	entries_drop_hung_up(h);
 }
