@@ -76,6 +76,43 @@ TEST(regular_file_offset_flags)
 	close(fd);
 }
 
+/* A live directory whose name ends in " (deleted)", one removed, a name unlinked. */
+TEST(directory_names_and_deletion)
+{
+	char base[] = "/tmp/fdshare-describe.XXXXXX", d[96], b[96];
+	size_t want;
+	int fd;
+
+	CHECK(mkdtemp(base) != NULL);
+	snprintf(d, sizeof d, "%s/d (deleted)", base);
+	CHECK_EQ(mkdir(d, 0700), 0);
+	fd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	CHECK(fd >= 0);
+	CHECK_EQ(fdshare_describe_fd(fd, &info), 0);
+	CHECK_EQ(info.kind, FDSHARE_KIND_DIR);
+	CHECK_EQ(info.deleted, 0);
+	CHECK(strcmp(info.path, d) == 0);
+	CHECK_EQ(rmdir(d), 0);
+	CHECK_EQ(fdshare_describe_fd(fd, &info), 0);
+	CHECK_EQ(info.deleted, 1);
+	want = strlen(d);
+	CHECK(strlen(info.path) == want && strcmp(info.path, d) == 0);
+	close(fd);
+	/* An unlinked name whose file lives on under another link. */
+	snprintf(d, sizeof d, "%s/a", base);
+	snprintf(b, sizeof b, "%s/b", base);
+	fd = open(d, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	CHECK(fd >= 0);
+	CHECK_EQ(link(d, b), 0);
+	CHECK_EQ(unlink(d), 0);
+	CHECK_EQ(fdshare_describe_fd(fd, &info), 0);
+	CHECK_EQ(info.deleted, 1);
+	CHECK(strcmp(info.path, d) == 0);
+	close(fd);
+	CHECK_EQ(unlink(b), 0);
+	CHECK_EQ(rmdir(base), 0);
+}
+
 TEST(pipe_dir_char)
 {
 	int p[2], dir = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -199,6 +199,22 @@ static int read_target(pid_t pid, int fd, struct fdshare_fdinfo *info)
 	return 0;
 }
 
+/*
+ * Whether path + " (deleted)", seen from pid's root, is the file st: so
+ * named, not unlinked (an unlinked name with other links left has
+ * st_nlink > 0 too).
+ */
+static int names_it(pid_t pid, const char *path, const struct stat *st)
+{
+	char full[FDSHARE_PATH_MAX + 64];
+	struct stat at;
+
+	if (snprintf(full, sizeof full, "/proc/%d/root%s" DELETED_SUFFIX, (int)pid,
+	             path) >= (int)sizeof full)
+		return 0;
+	return lstat(full, &at) == 0 && at.st_dev == st->st_dev && at.st_ino == st->st_ino;
+}
+
 static void read_stat(pid_t pid, int fd, struct fdshare_fdinfo *info,
                       struct stat *st, int *have_stat)
 {
@@ -212,9 +228,9 @@ static void read_stat(pid_t pid, int fd, struct fdshare_fdinfo *info,
 	info->ino = st->st_ino;
 	info->mode = st->st_mode;
 	info->rdev = st->st_rdev;
-	/* A live file whose name merely ends in " (deleted)". */
-	if (info->deleted && st->st_nlink > 0 && S_ISREG(st->st_mode) &&
-	    !starts_with(info->path, "/memfd:")) {
+	/* A live file whose name merely ends in " (deleted)": that name is it. */
+	if (info->deleted && st->st_nlink > 0 && !starts_with(info->path, "/memfd:") &&
+	    names_it(pid, info->path, st)) {
 		info->deleted = 0;
 		strcat(info->path, DELETED_SUFFIX);
 	}
