@@ -210,7 +210,8 @@ int demo_wait_byte(int fd)
 
 static void catch_signals(void)
 {
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	/* SIGPIPE too: "fdshare demo | head -3" must not leave files behind. */
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof sa);
@@ -288,7 +289,10 @@ int cmd_demo(int argc, char **argv)
 		return cli_fail("demo", "cannot make a scratch directory", errno,
 		                "check that $TMPDIR or /tmp is writable");
 	rc = run_steps(&d);
-	fflush(stdout);
+	errno = EIO; /* what an earlier failed write left in ferror */
+	if (fflush(stdout) == EOF || ferror(stdout))
+		rc = cli_fail("demo", "cannot write the output", errno,
+		              "check standard output");
 	cleanup();
 	return rc;
 }

@@ -12,6 +12,9 @@
 #include "cli.h"
 
 #define ROW_FORMAT "%-4s %-8s %-4s %-24s %8s  %s\n"
+#define ROW_START "%-4s %-8s %-4s %-24s %8s  "
+
+static size_t utf8_len(const unsigned char *s);
 
 static const char *access_name(int flags)
 {
@@ -136,6 +139,35 @@ void fdrow_header(FILE *f)
 	fprintf(f, ROW_FORMAT, "FD", "KIND", "MODE", "FLAGS", "OFFSET", "TARGET");
 }
 
+/*
+ * TARGET as text: a path is any bytes, and a newline or a terminal escape
+ * in a file name must not forge a row or drive the terminal.  Control
+ * characters (C0, DEL, C1), the backslash and bytes that are not UTF-8
+ * are written as \n, \t, \\ or \xHH.
+ */
+static void row_text(FILE *f, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+
+	while (*s) {
+		size_t n = *s >= 0x80 ? utf8_len(s) : 1;
+
+		if (*s == '\\')
+			fputs("\\\\", f);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else if (*s == '\t')
+			fputs("\\t", f);
+		else if (*s < 0x20 || *s == 0x7f || n == 0)
+			fprintf(f, "\\x%02x", *s);
+		else if (*s == 0xc2 && s[1] < 0xa0) /* U+0080 to U+009F */
+			fprintf(f, "\\x%02x\\x%02x", s[0], s[1]);
+		else
+			fwrite(s, 1, n, f);
+		s += n ? n : 1;
+	}
+}
+
 void fdrow_print(FILE *f, const struct fdshare_fdinfo *info)
 {
 	char fd[16], flags[64], offset[24], target[FDSHARE_PATH_MAX + 64];
@@ -147,8 +179,10 @@ void fdrow_print(FILE *f, const struct fdshare_fdinfo *info)
 	else
 		snprintf(offset, sizeof offset, "-");
 	fdrow_target(info, target, sizeof target);
-	fprintf(f, ROW_FORMAT, fd, fdshare_kind_name(info->kind),
-	        access_name(info->flags), flags, offset, target);
+	fprintf(f, ROW_START, fd, fdshare_kind_name(info->kind),
+	        access_name(info->flags), flags, offset);
+	row_text(f, target);
+	fputc('\n', f);
 }
 
 /* Bytes of a valid UTF-8 sequence at s, 0 if there is none. */

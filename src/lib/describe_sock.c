@@ -216,7 +216,13 @@ static int proc_net_inet(pid_t pid, const char *table, int family, int type,
 	return found;
 }
 
-/* "Num RefCount Protocol Flags Type St Inode Path" */
+/*
+ * "Num RefCount Protocol Flags Type St Inode Path".  The kernel prints a
+ * path as it is, newlines too: anyone may bind a socket whose path forges
+ * a further line naming another socket's inode.  So a socket is read only
+ * from the one line that names it; a second is a forgery, and then
+ * nothing is learnt.
+ */
 static int proc_net_unix(pid_t pid, ino_t ino, struct fdshare_sockinfo *si)
 {
 	static const char *const states[] = {
@@ -226,29 +232,35 @@ static int proc_net_unix(pid_t pid, ino_t ino, struct fdshare_sockinfo *si)
 	unsigned int flags, type, st;
 	unsigned long long node;
 	int found = 0, off = 0;
+	struct fdshare_sockinfo got;
 	FILE *f;
 
 	snprintf(path, sizeof path, "/proc/%d/net/unix", (int)pid);
 	f = fopen(path, "re");
 	if (f == NULL)
 		return 0;
-	while (!found && fgets(line, sizeof line, f)) {
+	while (found < 2 && fgets(line, sizeof line, f)) {
 		if (sscanf(line, "%*s %*x %*x %x %x %x %llu %n", &flags, &type, &st,
 		           &node, &off) != 4 || node != (unsigned long long)ino)
 			continue;
-		found = 1;
+		if (found++)
+			break;
 		line[strcspn(line, "\n")] = '\0';
-		si->family = AF_UNIX;
-		si->type = (int)type;
-		set_str(si->local, sizeof si->local, line + off);
-		si->listening = (flags & 0x10000) != 0; /* __SO_ACCEPTCON */
-		if (si->listening)
-			set_str(si->state, sizeof si->state, "LISTEN");
+		got = *si;
+		got.family = AF_UNIX;
+		got.type = (int)type;
+		set_str(got.local, sizeof got.local, line + off);
+		got.listening = (flags & 0x10000) != 0; /* __SO_ACCEPTCON */
+		if (got.listening)
+			set_str(got.state, sizeof got.state, "LISTEN");
 		else if (st < sizeof states / sizeof *states)
-			set_str(si->state, sizeof si->state, states[st]);
+			set_str(got.state, sizeof got.state, states[st]);
 	}
 	fclose(f);
-	return found;
+	if (found != 1)
+		return 0;
+	*si = got;
+	return 1;
 }
 
 static void proc_net(pid_t pid, ino_t ino, struct fdshare_sockinfo *si)
