@@ -113,3 +113,36 @@ TEST(ready_fd_stderr_keeps_the_log_off_clients)
 	fdshare_holder_close(c);
 	CHECK_EQ(th_stop(&h), 0);
 }
+
+/*
+ * SIGTERM waits for the requests in flight; with --timeout 0 a client can
+ * leave one half sent for ever.  A second SIGTERM drops it and exits.
+ */
+TEST(second_sigterm_drops_what_is_in_flight)
+{
+	const char *const extra[] = { "--timeout", "0", NULL };
+	unsigned char half[10] = { 0 };
+	struct th h;
+	int s, st;
+
+	th_start(&h, extra);
+	s = th_raw_connect(h.sock);
+	CHECK(s >= 0);
+	put_le32(half, 0x48534446u); /* a header begun, never finished */
+	CHECK_EQ(send(s, half, sizeof half, MSG_NOSIGNAL), (ssize_t)sizeof half);
+	th_sleep_ms(100);
+	CHECK_EQ(kill(h.pid, SIGTERM), 0);
+	st = lc_exit_within(h.pid, 500);
+	CHECK_EQ(st, -1); /* still waiting for the request */
+	CHECK_EQ(kill(h.pid, SIGTERM), 0);
+	st = lc_exit_within(h.pid, 10000);
+	if (st == -1) {
+		th_stop(&h);
+		CHECK(!"a second SIGTERM did not stop the holder");
+	}
+	CHECK_EQ(st, 0);
+	CHECK(th_log_has(&h, "again: dropping the requests still in flight"));
+	close(s);
+	th_track(&h, 0);
+	th_cleanup(&h);
+}

@@ -139,6 +139,23 @@ static void accept_batch(struct holder *h)
 	h->accept_batch = n;
 }
 
+/*
+ * Close the connections that are not needed: the idle ones, or (busy) every
+ * one; never that of a takeover under way.  Whether none is left.
+ */
+static int close_conns(struct holder *h, int busy)
+{
+	struct conn *c = h->conns, *next;
+
+	for (; c; c = next) {
+		next = c->next;
+		if ((busy || conn_idle(c)) &&
+		    !(c->takeover && h->state == H_MOVED && !h->handed_over))
+			conn_close(h, c);
+	}
+	return h->conns == NULL;
+}
+
 static void on_signal(struct holder *h)
 {
 	struct signalfd_siginfo si;
@@ -153,6 +170,11 @@ static void on_signal(struct holder *h)
 			while (h->state == H_RUN && accept_clients(h, 1024))
 				; /* what waits in the backlog is in flight too */
 			holder_listen_stop(h);
+		} else {
+			/* a client may take for ever (--timeout 0): not the operator */
+			hlog(h, "signal %u again: dropping the requests still in flight",
+			     si.ssi_signo);
+			close_conns(h, 1);
 		}
 	}
 }
@@ -195,18 +217,6 @@ static int next_timeout(struct holder *h, int64_t now)
 }
 
 /* Stopping: clients with nothing in flight are closed; 1 when none left. */
-static int drained(struct holder *h)
-{
-	struct conn *c = h->conns, *next;
-
-	for (; c; c = next) {
-		next = c->next;
-		if (conn_idle(c) && !(c->takeover && h->state == H_MOVED && !h->handed_over))
-			conn_close(h, c);
-	}
-	return h->conns == NULL;
-}
-
 static void dispatch(struct holder *h, struct epoll_event *ev)
 {
 	int kind = *(int *)ev->data.ptr;
@@ -233,7 +243,7 @@ int holder_run(struct holder *h)
 		int64_t now = mono_ms();
 		int n;
 
-		if ((h->stopping || h->handed_over) && drained(h))
+		if ((h->stopping || h->handed_over) && close_conns(h, 0))
 			break;
 		n = epoll_wait(h->epfd, ev, EVENTS, next_timeout(h, now));
 		if (n < 0 && errno != EINTR) {
