@@ -150,6 +150,7 @@ t_cli_send_py_recv() {
 	wait_until test -S "$S" || { WHY="no Python receiver: $(cat "$T/perr")"; return 1; }
 	( exec 7<>"$D/0" 8<>"$D/1" 9<>"$D/2"
 	  "$FDSHARE" send "$S" 7 8=db 9 2>"$T/err" || exit 1
+	  wait_until test -s "$T/precv.rc" # it answers, then moves the offsets
 	  pos_of 7 8 9 >"$T/pos" ) || { WHY="send failed: $(cat "$T/err")"; return 1; }
 	bg_done precv || return 1
 	[ "$(cat "$T/pos")" = "7 14 21 " ] || { WHY="offsets after the receiver moved them: $(cat "$T/pos")"; return 1; }
@@ -166,6 +167,7 @@ t_cli_send_254_py_recv() {
 	done
 	( for k in $(seq 0 253); do eval "exec $((k + 10))<>\"\$D/$k\""; done
 	  "$FDSHARE" send "$S" "${args[@]}" 2>"$T/err" || exit 1
+	  wait_until test -s "$T/precv.rc"
 	  pos_of 10 263 >"$T/pos" ) || { WHY="send failed: $(cat "$T/err")"; return 1; }
 	bg_done precv || return 1
 	[ "$(cat "$T/pos")" = "7 1778 " ] || { WHY="offsets after the receiver moved them: $(cat "$T/pos")"; return 1; }
