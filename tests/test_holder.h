@@ -317,6 +317,23 @@ static inline void th_become(uid_t u)
 	th_become_in(u, NULL, 0);
 }
 
+/* One sd_notify datagram of len bytes to path, with fds: 0, or -1. */
+static inline int th_notify_send(const char *path, const char *buf, size_t len,
+                                 const int *fds, size_t nfds)
+{
+	struct sockaddr_un sun;
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ssize_t r = -1;
+
+	if (s >= 0 && sockaddr_unix(path, &sun) == 0 &&
+	    connect(s, (struct sockaddr *)&sun, sizeof sun) == 0)
+		r = fds_sendmsg(s, &iov, 1, fds, nfds, 0);
+	if (s >= 0)
+		close(s);
+	return r == (ssize_t)len ? 0 : -1;
+}
+
 /* A pipe: what is written to p[1] can be read from p[0]. */
 static inline void th_pipe(int p[2])
 {

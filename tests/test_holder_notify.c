@@ -66,43 +66,9 @@ static int nh_stop(struct nh *n)
 }
 
 /* One datagram to path, fds attached: what sd_pid_notify_with_fds sends. */
-static int notify_send(const char *path, const char *buf, size_t len, const int *fds,
-                       size_t nfds)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	union {
-		struct cmsghdr align;
-		char b[CMSG_SPACE(sizeof(int) * 16)];
-	} ctl;
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	struct msghdr mh = { .msg_name = &sun, .msg_namelen = sizeof sun,
-	                     .msg_iov = &iov, .msg_iovlen = 1 };
-	int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	ssize_t r;
-
-	if (s < 0 || nfds > 16)
-		return -1;
-	strcpy(sun.sun_path, path);
-	if (nfds) {
-		struct cmsghdr *c;
-
-		memset(&ctl, 0, sizeof ctl);
-		mh.msg_control = ctl.b;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
-	r = sendmsg(s, &mh, MSG_NOSIGNAL);
-	close(s);
-	return r == (ssize_t)len ? 0 : -1;
-}
-
 static int say(const struct nh *n, const char *text, const int *fds, size_t nfds)
 {
-	return notify_send(n->nsock, text, strlen(text), fds, nfds);
+	return th_notify_send(n->nsock, text, strlen(text), fds, nfds);
 }
 
 /* Everything sent before has been handled: the barrier's fd was closed. */
@@ -397,8 +363,8 @@ TEST(malformed_datagrams_dropped)
 	CHECK(fd >= 0);
 	memset(big, 'a', sizeof big);
 	memcpy(big, head, sizeof head - 1);
-	CHECK(notify_send(n.nsock, big, sizeof big, &fd, 1) == 0);
-	CHECK(notify_send(n.nsock, "FDSTORE=1\0FDNAME=nul", 21, &fd, 1) == 0);
+	CHECK(th_notify_send(n.nsock, big, sizeof big, &fd, 1) == 0);
+	CHECK(th_notify_send(n.nsock, "FDSTORE=1\0FDNAME=nul", 21, &fd, 1) == 0);
 	CHECK(barrier(&n) == 0);
 	CHECK_EQ(th_count_fds(n.th.pid), before);
 	CHECK_ERR(fetch(c, "big", &got), ENOENT);
@@ -406,7 +372,7 @@ TEST(malformed_datagrams_dropped)
 	CHECK(log_has(&n, "datagram dropped: over 4096 bytes"));
 	CHECK(log_has(&n, "datagram dropped: a NUL byte inside"));
 	/* 4096 bytes exactly is a message. */
-	CHECK(notify_send(n.nsock, big, 4096, &fd, 1) == 0);
+	CHECK(th_notify_send(n.nsock, big, 4096, &fd, 1) == 0);
 	CHECK(barrier(&n) == 0);
 	CHECK_EQ(fetch(c, "big", &got), 1);
 	close_all(got, 1);

@@ -94,35 +94,11 @@ static void dead_socket_over(const char *path, int type)
 /* One FDSTORE=1 datagram to path, with fd. */
 static int notify_store(const char *path, const char *name, int fd)
 {
-	struct sockaddr_un sun;
-	union {
-		struct cmsghdr align;
-		char b[CMSG_SPACE(sizeof(int))];
-	} ctl;
 	char text[300];
-	struct iovec iov = { .iov_base = text };
-	struct msghdr mh = { .msg_name = &sun, .msg_namelen = sizeof sun,
-	                     .msg_iov = &iov, .msg_iovlen = 1,
-	                     .msg_control = ctl.b, .msg_controllen = sizeof ctl.b };
-	struct cmsghdr *c;
-	int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	ssize_t r;
+	size_t len = (size_t)snprintf(text, sizeof text, "FDSTORE=1\nFDNAME=%s\nFDPOLL=0",
+	                              name);
 
-	if (s < 0 || sockaddr_unix(path, &sun) < 0) {
-		close_keep_errno(s);
-		return -1;
-	}
-	iov.iov_len = (size_t)snprintf(text, sizeof text, "FDSTORE=1\nFDNAME=%s\nFDPOLL=0",
-	                               name);
-	memset(&ctl, 0, sizeof ctl);
-	c = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof fd);
-	r = sendmsg(s, &mh, MSG_NOSIGNAL);
-	close_keep_errno(s);
-	return r < 0 ? -1 : 0;
+	return th_notify_send(path, text, len, &fd, 1);
 }
 
 /* name holds the open file of fd, at the holder on path (fetched, closed). */

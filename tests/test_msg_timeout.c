@@ -9,6 +9,7 @@
 #include <sys/time.h>
 
 #include "test_reader.h"
+#include "../src/lib/internal.h"
 
 #define TIMEO_US 50000 /* the socket timeout the tests set */
 #define CHILD_ALARM 20 /* a child still running then has hung */
@@ -22,25 +23,12 @@ static void set_timeo(int sock, int opt)
 	CHECK_EQ(setsockopt(sock, SOL_SOCKET, opt, &tv, sizeof tv), 0);
 }
 
-/* A record of n bytes from p with fd attached. */
+/* A record of n bytes from p with fd attached (a frame's beginning only). */
 static void raw_send(int sock, const void *p, size_t n, int fd)
 {
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} ctl;
 	struct iovec iov = { .iov_base = (void *)p, .iov_len = n };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-	                     .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf };
-	struct cmsghdr *c;
 
-	memset(&ctl, 0, sizeof ctl);
-	c = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof fd);
-	CHECK_EQ(sendmsg(sock, &mh, MSG_NOSIGNAL), (ssize_t)n);
+	CHECK_EQ(fds_sendmsg(sock, &iov, 1, &fd, 1, 0), (ssize_t)n);
 }
 
 /* Run fn(type) in a child bounded by alarm(2); it must exit 0. */
