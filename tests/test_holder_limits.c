@@ -144,38 +144,6 @@ TEST(max_fds_and_quota)
 	CHECK_EQ(th_stop(&h), 0);
 }
 
-TEST(max_clients)
-{
-	const char *args[] = { "--max-clients", "2", NULL };
-	struct th h;
-	struct fdshare_holder *a, *b, *c;
-	pid_t pid;
-
-	th_start(&h, args);
-	a = th_connect(&h);
-	b = th_connect(&h);
-	CHECK(fdshare_holder_ping(a, &pid) == 0);
-	CHECK(fdshare_holder_ping(b, &pid) == 0);
-	c = th_connect(&h);
-	CHECK_ERR(fdshare_holder_ping(c, &pid), EUSERS);
-	fdshare_holder_close(c);
-	fdshare_holder_close(b);
-	/* A place is free again (the holder notices the hang-up first). */
-	for (int i = 0; i < 500; i++) {
-		int r;
-
-		c = th_connect(&h);
-		r = fdshare_holder_ping(c, &pid);
-		fdshare_holder_close(c);
-		if (r == 0)
-			break;
-		CHECK(errno == EUSERS && i < 499);
-		th_sleep_ms(10);
-	}
-	fdshare_holder_close(a);
-	CHECK_EQ(th_stop(&h), 0);
-}
-
 /* A uid's ping on a new connection: 0, or the errno. */
 static int ping_new(const struct th *h)
 {
@@ -196,6 +164,7 @@ static int uid_fills_its_share(const struct th *h, int tell, int hear)
 	char x;
 	int r = EUSERS;
 
+	alarm(30); /* the parent may fail and never answer */
 	th_become(1001);
 	a = fdshare_holder_connect(h->sock);
 	b = fdshare_holder_connect(h->sock);
@@ -256,6 +225,85 @@ TEST(max_clients_per_uid)
 	CHECK(th_log_has(&h, "uid 1001 has --max-clients-per-uid 2 connections"));
 	for (int i = 0; i < 3; i++)
 		fdshare_holder_close(root[i]);
+	close(up[0]);
+	close(down[1]);
+	CHECK_EQ(th_stop(&h), 0);
+}
+
+#define ADMIN_CONNS 4 /* src/holder/loop.c: root's room past --max-clients */
+
+/* As uid 1001: the holder's two places, a third refused until one is free. */
+static int uid_fills_the_holder(const struct th *h, int tell, int hear)
+{
+	struct fdshare_holder *a, *b;
+	char x;
+	int r = EUSERS;
+
+	alarm(30); /* the parent may fail and never answer */
+	th_become(1001);
+	a = fdshare_holder_connect(h->sock);
+	b = fdshare_holder_connect(h->sock);
+	if (a == NULL || b == NULL || fdshare_holder_ping(a, NULL) < 0 ||
+	    fdshare_holder_ping(b, NULL) < 0)
+		return 10;
+	if (ping_new(h) != EUSERS)
+		return 11;
+	if (write(tell, "A", 1) != 1 || read(hear, &x, 1) != 1)
+		return 12;
+	fdshare_holder_close(b);
+	/* A place is free again (the holder notices the hang-up first). */
+	for (int i = 0; i < 500 && r == EUSERS; i++) {
+		r = ping_new(h);
+		if (r == EUSERS)
+			th_sleep_ms(10);
+	}
+	fdshare_holder_close(a);
+	return r == 0 ? 0 : 13;
+}
+
+/*
+ * --max-clients: one more client is refused (EUSERS), but root and the
+ * holder's user still get ADMIN_CONNS connections, so that a full holder
+ * can be listed, emptied or taken over; one more than that is refused.
+ */
+TEST(max_clients_with_room_for_root)
+{
+	const char *args[] = { "--max-clients", "2", "--max-clients-per-uid", "2",
+	                       "--mode", "0666", NULL };
+	struct fdshare_holder *root[ADMIN_CONNS + 1];
+	int up[2], down[2];
+	struct th h;
+	pid_t a, b;
+	char x;
+
+	th_start(&h, args);
+	CHECK(pipe2(up, O_CLOEXEC) == 0 && pipe2(down, O_CLOEXEC) == 0);
+	a = fork();
+	CHECK(a >= 0);
+	if (a == 0)
+		_exit(uid_fills_the_holder(&h, up[1], down[0]));
+	close(up[1]);
+	close(down[0]);
+	if (read(up[0], &x, 1) != 1)
+		CHECK_EQ(t_wait(a), 0); /* it says where it failed */
+	b = fork();
+	CHECK(b >= 0);
+	if (b == 0) {
+		th_become(1002);
+		_exit(ping_new(&h) == EUSERS ? 0 : 1);
+	}
+	CHECK_EQ(t_wait(b), 0);
+	for (int i = 0; i < ADMIN_CONNS; i++) {
+		root[i] = th_connect(&h);
+		CHECK(fdshare_holder_ping(root[i], NULL) == 0);
+	}
+	root[ADMIN_CONNS] = th_connect(&h);
+	CHECK_ERR(fdshare_holder_ping(root[ADMIN_CONNS], NULL), EUSERS);
+	for (int i = 0; i <= ADMIN_CONNS; i++)
+		fdshare_holder_close(root[i]);
+	CHECK(th_log_has(&h, "--max-clients 2 reached"));
+	CHECK_EQ(write(down[1], "B", 1), 1);
+	CHECK_EQ(t_wait(a), 0);
 	close(up[0]);
 	close(down[1]);
 	CHECK_EQ(th_stop(&h), 0);

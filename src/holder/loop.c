@@ -71,6 +71,24 @@ static void refuse_client(struct holder *h, int fd, uint32_t code)
 	(void)h;
 }
 
+/*
+ * Past --max-clients, root and the holder's own user still have
+ * ADMIN_CONNS connections (out of the descriptors kept for the holder's
+ * own use): a full holder can still be listed, emptied or taken over.
+ */
+#define ADMIN_CONNS 4
+
+static int admin_may_enter(const struct holder *h, int fd)
+{
+	struct ucred cr;
+	socklen_t len = sizeof cr;
+
+	if (h->nconns >= h->cf.max_clients + ADMIN_CONNS)
+		return 0;
+	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0 &&
+	       (cr.uid == 0 || cr.uid == h->self_uid);
+}
+
 int accept_clients(struct holder *h, int max)
 {
 	for (int i = 0; i < max && h->lfd >= 0; i++) {
@@ -88,7 +106,7 @@ int accept_clients(struct holder *h, int max)
 		}
 		if (fd < 0)
 			return 0;
-		if (h->nconns >= h->cf.max_clients) {
+		if (h->nconns >= h->cf.max_clients && !admin_may_enter(h, fd)) {
 			hlog(h, "--max-clients %zu reached: a client was refused",
 			     h->cf.max_clients);
 			refuse_client(h, fd, HP_EUSERS);
