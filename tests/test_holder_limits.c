@@ -157,8 +157,11 @@ static int ping_new(const struct th *h)
 	return r;
 }
 
-/* As uid 1001: two connections, refused a third until one is closed. */
-static int uid_fills_its_share(const struct th *h, int tell, int hear)
+/*
+ * As uid 1001: two connections, refused a third (before and after the
+ * parent has done its part) until one is closed.
+ */
+static int uid_takes_two(const struct th *h, int tell, int hear)
 {
 	struct fdshare_holder *a, *b;
 	char x;
@@ -175,7 +178,7 @@ static int uid_fills_its_share(const struct th *h, int tell, int hear)
 		return 11;
 	if (write(tell, "A", 1) != 1 || read(hear, &x, 1) != 1)
 		return 12;
-	if (ping_new(h) != EUSERS) /* still: the others' do not count */
+	if (ping_new(h) != EUSERS) /* still: what the parent did changes nothing */
 		return 13;
 	fdshare_holder_close(b);
 	/* A place is free again (the holder notices the hang-up first). */
@@ -203,7 +206,7 @@ TEST(max_clients_per_uid)
 	a = fork();
 	CHECK(a >= 0);
 	if (a == 0)
-		_exit(uid_fills_its_share(&h, up[1], down[0]));
+		_exit(uid_takes_two(&h, up[1], down[0]));
 	close(up[1]);
 	close(down[0]);
 	if (read(up[0], &x, 1) != 1)
@@ -232,35 +235,6 @@ TEST(max_clients_per_uid)
 
 #define ADMIN_CONNS 4 /* src/holder/loop.c: root's room past --max-clients */
 
-/* As uid 1001: the holder's two places, a third refused until one is free. */
-static int uid_fills_the_holder(const struct th *h, int tell, int hear)
-{
-	struct fdshare_holder *a, *b;
-	char x;
-	int r = EUSERS;
-
-	alarm(30); /* the parent may fail and never answer */
-	th_become(1001);
-	a = fdshare_holder_connect(h->sock);
-	b = fdshare_holder_connect(h->sock);
-	if (a == NULL || b == NULL || fdshare_holder_ping(a, NULL) < 0 ||
-	    fdshare_holder_ping(b, NULL) < 0)
-		return 10;
-	if (ping_new(h) != EUSERS)
-		return 11;
-	if (write(tell, "A", 1) != 1 || read(hear, &x, 1) != 1)
-		return 12;
-	fdshare_holder_close(b);
-	/* A place is free again (the holder notices the hang-up first). */
-	for (int i = 0; i < 500 && r == EUSERS; i++) {
-		r = ping_new(h);
-		if (r == EUSERS)
-			th_sleep_ms(10);
-	}
-	fdshare_holder_close(a);
-	return r == 0 ? 0 : 13;
-}
-
 /*
  * --max-clients: one more client is refused (EUSERS), but root and the
  * holder's user still get ADMIN_CONNS connections, so that a full holder
@@ -281,7 +255,7 @@ TEST(max_clients_with_room_for_root)
 	a = fork();
 	CHECK(a >= 0);
 	if (a == 0)
-		_exit(uid_fills_the_holder(&h, up[1], down[0]));
+		_exit(uid_takes_two(&h, up[1], down[0]));
 	close(up[1]);
 	close(down[0]);
 	if (read(up[0], &x, 1) != 1)
