@@ -191,45 +191,73 @@ static int uid_takes_two(const struct th *h, int tell, int hear)
 	return r == 0 ? 0 : 14;
 }
 
+/* The uid-1001 client of the connection-limit tests, in a child. */
+struct uid_child {
+	pid_t pid;
+	int up, down; /* its "A" (two connections held) comes up; "B" goes down */
+};
+
+/* Start it; back once it holds its two connections. */
+static void uid_child_start(const struct th *h, struct uid_child *ch)
+{
+	int up[2], down[2];
+	char x;
+
+	CHECK(pipe2(up, O_CLOEXEC) == 0 && pipe2(down, O_CLOEXEC) == 0);
+	ch->pid = fork();
+	CHECK(ch->pid >= 0);
+	if (ch->pid == 0)
+		_exit(uid_takes_two(h, up[1], down[0]));
+	close(up[1]);
+	close(down[0]);
+	ch->up = up[0];
+	ch->down = down[1];
+	if (read(ch->up, &x, 1) != 1)
+		CHECK_EQ(t_wait(ch->pid), 0); /* it says where it failed */
+}
+
+/* Let it go on; it must end well. */
+static void uid_child_finish(struct uid_child *ch)
+{
+	CHECK_EQ(write(ch->down, "B", 1), 1);
+	CHECK_EQ(t_wait(ch->pid), 0);
+	close(ch->up);
+	close(ch->down);
+}
+
+/* A ping as uid on a new connection, from a child: 0, or the errno. */
+static int ping_as(const struct th *h, uid_t uid)
+{
+	pid_t pid = fork();
+
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		th_become(uid);
+		_exit(ping_new(h));
+	}
+	return t_wait(pid);
+}
+
 TEST(max_clients_per_uid)
 {
 	const char *args[] = { "--max-clients", "8", "--max-clients-per-uid", "2",
 	                       "--mode", "0666", NULL };
-	struct th h;
 	struct fdshare_holder *root[3];
-	int up[2], down[2];
-	pid_t a, b;
-	char x;
+	struct uid_child a;
+	struct th h;
 
 	th_start(&h, args);
-	CHECK(pipe2(up, O_CLOEXEC) == 0 && pipe2(down, O_CLOEXEC) == 0);
-	a = fork();
-	CHECK(a >= 0);
-	if (a == 0)
-		_exit(uid_takes_two(&h, up[1], down[0]));
-	close(up[1]);
-	close(down[0]);
-	if (read(up[0], &x, 1) != 1)
-		CHECK_EQ(t_wait(a), 0); /* it says where it failed */
+	uid_child_start(&h, &a);
 	/* Another uid has its own share; root is not counted. */
-	b = fork();
-	CHECK(b >= 0);
-	if (b == 0) {
-		th_become(1002);
-		_exit(ping_new(&h));
-	}
-	CHECK_EQ(t_wait(b), 0);
+	CHECK_EQ(ping_as(&h, 1002), 0);
 	for (int i = 0; i < 3; i++) {
 		root[i] = th_connect(&h);
 		CHECK(fdshare_holder_ping(root[i], NULL) == 0);
 	}
-	CHECK_EQ(write(down[1], "B", 1), 1);
-	CHECK_EQ(t_wait(a), 0);
+	uid_child_finish(&a);
 	CHECK(th_log_has(&h, "uid 1001 has --max-clients-per-uid 2 connections"));
 	for (int i = 0; i < 3; i++)
 		fdshare_holder_close(root[i]);
-	close(up[0]);
-	close(down[1]);
 	CHECK_EQ(th_stop(&h), 0);
 }
 
@@ -245,28 +273,12 @@ TEST(max_clients_with_room_for_root)
 	const char *args[] = { "--max-clients", "2", "--max-clients-per-uid", "2",
 	                       "--mode", "0666", NULL };
 	struct fdshare_holder *root[ADMIN_CONNS + 1];
-	int up[2], down[2];
+	struct uid_child a;
 	struct th h;
-	pid_t a, b;
-	char x;
 
 	th_start(&h, args);
-	CHECK(pipe2(up, O_CLOEXEC) == 0 && pipe2(down, O_CLOEXEC) == 0);
-	a = fork();
-	CHECK(a >= 0);
-	if (a == 0)
-		_exit(uid_takes_two(&h, up[1], down[0]));
-	close(up[1]);
-	close(down[0]);
-	if (read(up[0], &x, 1) != 1)
-		CHECK_EQ(t_wait(a), 0); /* it says where it failed */
-	b = fork();
-	CHECK(b >= 0);
-	if (b == 0) {
-		th_become(1002);
-		_exit(ping_new(&h) == EUSERS ? 0 : 1);
-	}
-	CHECK_EQ(t_wait(b), 0);
+	uid_child_start(&h, &a);
+	CHECK_EQ(ping_as(&h, 1002), EUSERS);
 	for (int i = 0; i < ADMIN_CONNS; i++) {
 		root[i] = th_connect(&h);
 		CHECK(fdshare_holder_ping(root[i], NULL) == 0);
@@ -276,10 +288,7 @@ TEST(max_clients_with_room_for_root)
 	for (int i = 0; i <= ADMIN_CONNS; i++)
 		fdshare_holder_close(root[i]);
 	CHECK(th_log_has(&h, "--max-clients 2 reached"));
-	CHECK_EQ(write(down[1], "B", 1), 1);
-	CHECK_EQ(t_wait(a), 0);
-	close(up[0]);
-	close(down[1]);
+	uid_child_finish(&a);
 	CHECK_EQ(th_stop(&h), 0);
 }
 
